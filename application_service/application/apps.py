@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ApplicationConfig(AppConfig):
+    name = "application"
+    verbose_name = "Application"

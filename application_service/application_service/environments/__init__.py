@@ -1,0 +1,1 @@
+"""Settings, one module per environment over one shared base (see environment.py)."""

@@ -1,0 +1,101 @@
+"""Command lines as data: each function returns the argv a task runs."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops.environments import PROJECT_DIR, PYTHON, REPORTS_DIR
+from ops.errors import UserError
+
+MANAGE = str(PROJECT_DIR / "manage.py")
+
+
+def manage(*arguments: str) -> list[str]:
+    return [PYTHON, MANAGE, *arguments]
+
+
+def manage_line(line: str) -> list[str]:
+    """`invoke manage "showmigrations application"` -> manage.py showmigrations application."""
+    arguments = shlex.split(line)
+    if not arguments:
+        raise UserError('Name a manage.py command, for example: invoke manage "showmigrations".')
+    return manage(*arguments)
+
+
+def migrate() -> list[str]:
+    return manage("migrate", "--noinput")
+
+
+def runserver(address: str) -> list[str]:
+    return manage("runserver", address)
+
+
+def shell() -> list[str]:
+    return manage("shell")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    timeout: int = 30
+    graceful_timeout: int = 30
+    keep_alive: int = 5
+    max_requests: int = 0  # recycle a worker after this many requests (0: never)
+
+
+def gunicorn(config: ServerConfig) -> list[str]:
+    argv = [
+        PYTHON, "-m", "gunicorn", "application_service.wsgi:application",
+        "--chdir", str(PROJECT_DIR),
+        "--bind", config.bind,
+        "--workers", str(config.workers),
+        "--timeout", str(config.timeout),
+        "--graceful-timeout", str(config.graceful_timeout),
+        "--keep-alive", str(config.keep_alive),
+        "--access-logfile", "-",
+        "--error-logfile", "-",
+    ]
+    if config.max_requests:
+        argv += ["--max-requests", str(config.max_requests),
+                 "--max-requests-jitter", str(max(1, config.max_requests // 10))]
+    return argv
+
+
+def pytest(*, extra: Sequence[str] = (), reports: bool = True) -> list[str]:
+    argv = [PYTHON, "-m", "pytest"]
+    if reports:
+        argv += [
+            f"--junitxml={REPORTS_DIR / 'junit.xml'}",
+            "--cov", "--cov-report=term:skip-covered",
+            f"--cov-report=xml:{REPORTS_DIR / 'coverage.xml'}",
+            f"--cov-report=html:{REPORTS_DIR / 'htmlcov'}",
+        ]
+    return argv + list(extra)
+
+
+def ruff_check() -> list[str]:
+    return [PYTHON, "-m", "ruff", "check", "."]
+
+
+def makemigrations_check() -> list[str]:
+    return manage("makemigrations", "--check", "--dry-run")
+
+
+def deploy_check() -> list[str]:
+    return manage("check", "--deploy", "--fail-level", "WARNING")
+
+
+def createsuperuser() -> list[str]:
+    return manage("createsuperuser", "--noinput")
+
+
+def pip_compile(source: Path, target: Path) -> list[str]:
+    return [
+        PYTHON, "-m", "piptools", "compile", "--quiet", "--generate-hashes", "--allow-unsafe",
+        "--strip-extras", "--no-emit-index-url", "--no-emit-find-links",
+        "--output-file", str(target), str(source),
+    ]

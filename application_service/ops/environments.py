@@ -1,0 +1,78 @@
+"""Resolve `--env NAME` into the variables every command of that environment runs with."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from application_service import environment
+from application_service.environment import ConfigurationError
+from ops.errors import UserError
+
+REPOSITORY = environment.REPOSITORY
+PROJECT_DIR = REPOSITORY / "application_service"
+REPORTS_DIR = REPOSITORY / "reports"
+PYTHON = sys.executable
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    variables: dict[str, str] = field(repr=False)
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.variables.get(key) or default
+
+    @property
+    def settings_module(self) -> str:
+        return environment.settings_module(self.name)
+
+    @property
+    def database_url(self) -> str:
+        return self.get("DATABASE_URL", f"sqlite:///{PROJECT_DIR / 'db.sqlite3'}")
+
+    @property
+    def redis_url(self) -> str:
+        return self.get("REDIS_URL")
+
+    @property
+    def strict(self) -> bool:
+        """ci and production: every configured service is required; nothing is skipped."""
+        return self.name != "local"
+
+    def require(self) -> None:
+        """Fail with the names of required settings that are missing."""
+        try:
+            environment.require(self.name, self.variables)
+        except ConfigurationError as exc:
+            raise UserError(str(exc)) from None
+
+    def with_variables(self, **variables: str) -> Environment:
+        return Environment(self.name, {**self.variables, **variables})
+
+
+def resolve(name: str | None, base: dict[str, str] | None = None) -> Environment:
+    """The environment called `name` (default: APP_ENV, else ci when CI=true, else local)."""
+    variables = dict(os.environ if base is None else base)
+    chosen = name or environment.default_name(variables)
+    try:
+        environment.check_name(chosen)
+    except ConfigurationError as exc:
+        raise UserError(str(exc)) from None
+    environment.load(chosen, variables)
+    variables["APP_ENV"] = chosen
+    variables["DJANGO_SETTINGS_MODULE"] = environment.settings_module(chosen)
+    # The project directory first, so `python -c`, pytest and gunicorn import the same code.
+    variables["PYTHONPATH"] = os.pathsep.join(
+        part for part in (str(PROJECT_DIR), variables.get("PYTHONPATH", "")) if part
+    )
+    return Environment(chosen, variables)
+
+
+def relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPOSITORY))
+    except ValueError:
+        return str(path)

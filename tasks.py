@@ -1,0 +1,212 @@
+"""The task surface of Little Service: developers, Docker, CircleCI, CodeBuild and .ci/run call these.
+
+Each task parses its arguments and calls a tested function in application_service/ops.
+Run `invoke --list` for the tasks and `invoke --help TASK` for a task's options.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "application_service"))
+
+import invoke
+from invoke import Collection, Exit
+
+from ops import commands, services
+from ops import db as database_ops
+from ops import doctor as doctor_checks
+from ops.environments import Environment, resolve
+from ops.errors import UserError
+from ops.run import replace_process, run
+
+ENV_HELP = "environment: local, ci or production (default: APP_ENV, else ci when CI=true, else local)"
+
+
+def task(*args, **kwargs):
+    """invoke.task that turns a UserError into a one-paragraph message and exit code 1."""
+
+    def decorate(body):
+        @functools.wraps(body)
+        def guarded(c, *a, **kw):
+            try:
+                return body(c, *a, **kw)
+            except UserError as exc:
+                raise Exit(f"error: {exc}") from None
+
+        return invoke.task(**kwargs)(guarded)
+
+    if args and callable(args[0]):
+        return decorate(args[0])
+    return decorate
+
+
+def django_environment(env: str | None) -> Environment:
+    """The environment, checked far enough that Django will start: required settings, DATABASE_URL."""
+    environment = resolve(env)
+    environment.require()
+    services.database_config(environment)
+    return environment
+
+
+@task(help={"env": ENV_HELP, "address": "address for the development server"})
+def dev(c, env=None, address="127.0.0.1:8000"):
+    """Migrate, then serve with autoreload for development."""
+    environment = django_environment(env)
+    run(c, commands.migrate(), environment)
+    print(f"Serving {environment.name} on http://{address}/ (Ctrl-C stops)", flush=True)
+    replace_process(commands.runserver(address), environment)
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "pytest_args": "extra arguments for pytest, as one string (e.g. \"-k counter -x\")",
+        "wait": "seconds to wait for MySQL and Redis before failing (ci)",
+        "reports": "write JUnit XML and coverage (XML, HTML) into reports/ (default on)",
+    }
+)
+def test(c, env=None, pytest_args="", wait=20, reports=True):
+    """Run the test suite (ci: MySQL and Redis required, skips fail)."""
+    environment = resolve(env)
+    services.wait_for(services.required_services(environment), timeout=float(wait))
+    run(c, commands.pytest(extra=shlex.split(pytest_args), reports=reports), environment)
+
+
+@task(help={"env": ENV_HELP})
+def shell(c, env=None):
+    """Open a Django shell (IPython when installed)."""
+    replace_process(commands.shell(), django_environment(env))
+
+
+@task(help={"command": 'the manage.py command line, quoted (e.g. "showmigrations")', "env": ENV_HELP})
+def manage(c, command, env=None):
+    """Run any manage.py command."""
+    replace_process(commands.manage_line(command), django_environment(env))
+
+
+@task(help={"env": ENV_HELP})
+def migrate(c, env=None):
+    """Apply database migrations."""
+    run(c, commands.migrate(), django_environment(env))
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "bind": "address to listen on (config serve.bind; INVOKE_SERVE_BIND)",
+        "workers": "worker processes (config serve.workers; INVOKE_SERVE_WORKERS)",
+        "timeout": "seconds before a silent worker is killed and restarted (config serve.timeout)",
+    }
+)
+def serve(c, env=None, bind=None, workers=None, timeout=None):
+    """Serve with gunicorn, the production server."""
+    environment = django_environment(env)
+    config = commands.ServerConfig(
+        bind=bind or c.config.serve.bind,
+        workers=int(workers or c.config.serve.workers),
+        timeout=int(timeout or c.config.serve.timeout),
+        graceful_timeout=int(c.config.serve.graceful_timeout),
+        keep_alive=int(c.config.serve.keep_alive),
+        max_requests=int(c.config.serve.max_requests),
+    )
+    replace_process(commands.gunicorn(config), environment)
+
+
+@task(name="wait-for", help={"env": ENV_HELP, "timeout": "seconds to wait before failing"})
+def wait_for(c, env=None, timeout=60):
+    """Wait until the database and Redis accept connections."""
+    environment = resolve(env)
+    required = services.required_services(environment)
+    if not required:
+        print(f"{environment.name}: nothing to wait for (SQLite, local-memory cache)")
+        return
+    services.wait_for(required, timeout=float(timeout))
+
+
+@task(help={"env": ENV_HELP})
+def doctor(c, env=None):
+    """Check Python, the lock and the services the environment needs."""
+    environment = resolve(env)
+    findings = doctor_checks.examine(environment)
+    print(f"environment: {environment.name}")
+    print(doctor_checks.report(findings))
+    if not all(finding.ok for finding in findings):
+        raise Exit("doctor found problems; each has its fix above.")
+
+
+@task
+def lint(c):
+    """Check code style, missing migrations and production deploy settings."""
+    run(c, commands.ruff_check(), resolve("local"))
+    run(c, commands.makemigrations_check(), resolve("local"))
+    # check --deploy needs production's required settings; real values are not needed to
+    # judge them, so stand-ins are generated for whatever is not set.
+    production = resolve("production")
+    stand_ins = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "service.example.com",
+        "DATABASE_URL": "mysql://lint@127.0.0.1:3306/lint",
+    }
+    production = production.with_variables(
+        **{key: value for key, value in stand_ins.items() if not production.get(key)}
+    )
+    run(c, commands.deploy_check(), production)
+
+
+@task(
+    help={
+        "username": "the superuser's username",
+        "email": "the superuser's email address",
+        "password": "the password (better: set DJANGO_SUPERUSER_PASSWORD, kept out of shell history)",
+        "env": ENV_HELP,
+    }
+)
+def createsuperuser(c, username, email, password=None, env=None):
+    """Create a superuser without prompting (for scripts and CI)."""
+    environment = django_environment(env)
+    password = password or environment.get("DJANGO_SUPERUSER_PASSWORD")
+    if not password:
+        raise UserError("No password given: pass --password or set DJANGO_SUPERUSER_PASSWORD.")
+    environment = environment.with_variables(
+        DJANGO_SUPERUSER_USERNAME=username,
+        DJANGO_SUPERUSER_EMAIL=email,
+        DJANGO_SUPERUSER_PASSWORD=password,
+    )
+    run(c, commands.createsuperuser(), environment)
+
+
+@task
+def lock(c):
+    """Compile requirements*.in into the hashed lock files."""
+    for source, target in (("requirements.in", "requirements.txt"),
+                           ("requirements-dev.in", "requirements-dev.txt")):
+        run(c, commands.pip_compile(ROOT / source, ROOT / target), resolve("local"))
+
+
+@task(name="create", help={"env": ENV_HELP})
+def db_create(c, env=None):
+    """Create the database (utf8mb4) when it does not exist."""
+    print(database_ops.create(resolve(env)))
+
+
+db = Collection("db")
+db.add_task(db_create)
+
+ns = Collection(dev, test, shell, manage, migrate, serve, wait_for, doctor, lint,
+                createsuperuser, lock, db)
+ns.configure({
+    "serve": {
+        "bind": "127.0.0.1:8000",
+        "workers": 2,
+        "timeout": 30,
+        "graceful_timeout": 30,
+        "keep_alive": 5,
+        "max_requests": 0,
+    },
+})
