@@ -186,7 +186,7 @@ def lock(c):
     """Compile requirements*.in into the hashed lock files."""
     for source, target in (("requirements.in", "requirements.txt"),
                            ("requirements-dev.in", "requirements-dev.txt")):
-        run(c, commands.pip_compile(ROOT / source, ROOT / target), resolve("local"))
+        run(c, commands.pip_compile(source, target), resolve("local"), cwd=str(ROOT))
 
 
 @task(name="create", help={"env": ENV_HELP})

@@ -5,8 +5,6 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
 from ops.environments import PROJECT_DIR, PYTHON, REPORTS_DIR
 from ops.errors import UserError
 
@@ -93,9 +91,10 @@ def createsuperuser() -> list[str]:
     return manage("createsuperuser", "--noinput")
 
 
-def pip_compile(source: Path, target: Path) -> list[str]:
+def pip_compile(source: str, target: str) -> list[str]:
+    """Relative names: the lock's header records the command, and must hold no local path."""
     return [
         PYTHON, "-m", "piptools", "compile", "--quiet", "--generate-hashes", "--allow-unsafe",
         "--strip-extras", "--no-emit-index-url", "--no-emit-find-links",
-        "--output-file", str(target), str(source),
+        "--output-file", target, source,
     ]

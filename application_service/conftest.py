@@ -1,0 +1,88 @@
+"""Project-wide test configuration: in ci a skipped test fails, and real services are found here."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from application_service import database
+from tests import support
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and support.strict() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped in ci, where every test must run: {reason}"
+
+
+def mysql_server_url() -> str:
+    """The MySQL server for tests: DATABASE_URL's when it is MySQL, else TEST_MYSQL_URL."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("mysql"):
+        url = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/"))
+
+
+def redis_server_url() -> str:
+    return os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def mysql_admin_connection(server_url: str):
+    import MySQLdb
+
+    config = database.parse(server_url + "unused")
+    return MySQLdb.connect(host=config["HOST"] or "127.0.0.1", port=int(config["PORT"] or 3306),
+                           user=config["USER"] or "root", passwd=config["PASSWORD"] or "",
+                           connect_timeout=3, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    """The server URL (no database) of a reachable MySQL; skips (fails in ci) without one."""
+    url = mysql_server_url()
+    try:
+        mysql_admin_connection(url).close()
+    except Exception as exc:
+        pytest.skip(f"MySQL is not reachable at {database.redact(url)}: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    url = redis_server_url()
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        pytest.skip(f"Redis is not reachable at {database.redact(url)}: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def service_database(mysql_url, redis_url):
+    """A fresh MySQL database made by `invoke db.create` and `invoke migrate`, dropped afterwards.
+
+    Yields the environment variables for processes that should use it.
+    """
+    name = f"little_service_it_{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ)
+    env["DATABASE_URL"] = mysql_url + name
+    env["REDIS_URL"] = redis_url
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    support.invoke("db.create", env=env, check=True)
+    support.invoke("migrate", env=env, check=True)
+    yield env
+    connection = mysql_admin_connection(mysql_url)
+    try:
+        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        connection.close()
