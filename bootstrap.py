@@ -88,7 +88,7 @@ def install(python: Path, stamp: Path, digest: str, skip_mysql: bool) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write(lock_text)
     try:
-        command = [str(python), "-m", "pip", "install", "--disable-pip-version-check",
+        command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                    "--require-hashes", "--no-deps", "-r", handle.name]
         if subprocess.run(command, check=False).returncode != 0:
             fail("installing the locked dependencies failed (pip's message is above); "

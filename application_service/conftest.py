@@ -86,3 +86,14 @@ def service_database(mysql_url, redis_url):
         connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         connection.close()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """A test database name of this run's own, so concurrent runs on one server never collide."""
+    from django.conf import settings
+
+    for config in settings.DATABASES.values():
+        if config["ENGINE"] == database.MYSQL_ENGINE:
+            test = config.setdefault("TEST", {})
+            test["NAME"] = f"{test.get('NAME') or 'test_' + config['NAME']}_{os.getpid()}"
