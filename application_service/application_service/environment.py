@@ -15,7 +15,6 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-ENV_DIR = REPOSITORY / "env"
 ENVIRONMENTS = ("local", "ci", "production")
 DEFAULT = "local"
 # Settings that an environment refuses to start without; each has no default there.
@@ -52,15 +51,16 @@ def settings_module(name: str) -> str:
     return f"application_service.environments.{check_name(name)}"
 
 
-def dotenv_files(name: str) -> list[Path]:
+def dotenv_files(name: str, repository: Path = REPOSITORY) -> list[Path]:
     """The files that feed an environment, highest precedence first."""
-    return [REPOSITORY / ".env", ENV_DIR / f"{check_name(name)}.env"]
+    return [repository / ".env", repository / "env" / f"{check_name(name)}.env"]
 
 
-def values(name: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+def values(name: str, environ: Mapping[str, str] = os.environ,
+           repository: Path = REPOSITORY) -> dict[str, str]:
     """The variables the environment adds to `environ` (never overriding what is already set)."""
     added: dict[str, str] = {}
-    for path in dotenv_files(name):
+    for path in dotenv_files(name, repository):
         if not path.exists():
             continue
         for key, value in dotenv_values(path).items():
