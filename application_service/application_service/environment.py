@@ -69,9 +69,10 @@ def values(name: str, environ: Mapping[str, str] = os.environ,
     return added
 
 
-def load(name: str, environ: MutableMapping[str, str] = os.environ) -> dict[str, str]:
+def load(name: str, environ: MutableMapping[str, str] = os.environ,
+         repository: Path = REPOSITORY) -> dict[str, str]:
     """Add the environment's dotenv values to `environ` and return what was added."""
-    added = values(name, environ)
+    added = values(name, environ, repository)
     environ.update(added)
     return added
 
