@@ -12,10 +12,14 @@ def counter_increment(*, name: str = HELLO_COUNTER) -> int:
     """Raise the counter by one and return the value this call produced.
 
     The UPDATE is atomic in the database and takes the row lock, so the SELECT inside the same
-    transaction reads exactly this call's value, however many workers run at once.
+    transaction reads exactly this call's value, however many workers run at once. A missing
+    row is created in a statement of its own first, outside the locking transaction, so that
+    concurrent first uses cannot deadlock on the insert.
     """
-    with transaction.atomic():
-        if not Counter.objects.filter(name=name).update(value=F("value") + 1):
-            Counter.objects.get_or_create(name=name)
-            Counter.objects.filter(name=name).update(value=F("value") + 1)
-        return Counter.objects.values_list("value", flat=True).get(name=name)
+    counter = Counter.objects.filter(name=name)
+    for _ in range(2):
+        with transaction.atomic():
+            if counter.update(value=F("value") + 1):
+                return counter.values_list("value", flat=True).get()
+        Counter.objects.get_or_create(name=name)
+    raise Counter.DoesNotExist(f"counter {name!r} disappeared while being raised")

@@ -48,8 +48,9 @@ def parse(url: str, *, conn_max_age: int = 60, connect_timeout: int = 5) -> dict
             )
         config["OPTIONS"] = {
             "charset": CHARSET,
+            "collation": COLLATION,
             "isolation_level": "read committed",
-            "init_command": f"SET sql_mode='TRADITIONAL', collation_connection='{COLLATION}'",
+            "init_command": "SET sql_mode='TRADITIONAL'",
             "connect_timeout": connect_timeout,
             **config.get("OPTIONS", {}),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+
 from ops.environments import PROJECT_DIR, PYTHON, REPORTS_DIR
 from ops.errors import UserError
 

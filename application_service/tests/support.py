@@ -58,7 +58,7 @@ class Response:
 def http_get(url: str, *, headers: dict[str, str] | None = None, timeout: float = 10) -> Response:
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return Response(response.status, response.read().decode(), dict(response.headers))
     except urllib.error.HTTPError as error:
         return Response(error.code, error.read().decode(), dict(error.headers))
