@@ -1,8 +1,40 @@
 """Reads. Keyword-only, typed, named <entity>_<action>."""
 
-from application.models import Counter
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from application.models import Counter, Message
 from application.services import HELLO_COUNTER
+
+# The orders a message list may take: the first field is unchanging, as cursors need.
+MESSAGE_ORDERINGS = {
+    "-created_at": ("-created_at", "-id"),
+    "created_at": ("created_at", "id"),
+    "-id": ("-id",),
+    "id": ("id",),
+}
 
 
 def counter_value(*, name: str = HELLO_COUNTER) -> int:
     return Counter.objects.filter(name=name).values_list("value", flat=True).first() or 0
+
+
+def message_list(*, author_id: int | None = None, status: str | None = None,
+                 created_after: datetime | None = None, created_before: datetime | None = None,
+                 ordering: str = "-created_at") -> QuerySet[Message]:
+    """Messages with their authors (one query for a page, however long the table)."""
+    messages = Message.objects.select_related("author")
+    if author_id is not None:
+        messages = messages.filter(author_id=author_id)
+    if status is not None:
+        messages = messages.filter(status=status)
+    if created_after is not None:
+        messages = messages.filter(created_at__gte=created_after)
+    if created_before is not None:
+        messages = messages.filter(created_at__lt=created_before)
+    return messages.order_by(*MESSAGE_ORDERINGS[ordering])
+
+
+def message_get(*, message_id: int) -> Message | None:
+    return Message.objects.select_related("author").filter(pk=message_id).first()

@@ -1,9 +1,11 @@
 """Writes. Keyword-only, typed, named <entity>_<action>."""
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
+from rest_framework.authtoken.models import Token
 
-from application.models import Counter
+from application.models import Counter, Message
 
 HELLO_COUNTER = "hello"
 
@@ -23,3 +25,33 @@ def counter_increment(*, name: str = HELLO_COUNTER) -> int:
                 return counter.values_list("value", flat=True).get()
         Counter.objects.get_or_create(name=name)
     raise Counter.DoesNotExist(f"counter {name!r} disappeared while being raised")
+
+
+def message_create(*, author: AbstractBaseUser, text: str) -> Message:
+    """Write a message as `author`; it starts pending, for the processing jobs to pick up."""
+    message = Message(author=author, text=text)
+    message.full_clean()
+    message.save()
+    return message
+
+
+def message_update(*, message: Message, text: str) -> Message:
+    message.text = text
+    message.full_clean()
+    message.save(update_fields=["text", "updated_at"])
+    return message
+
+
+def message_delete(*, message: Message) -> None:
+    message.delete()
+
+
+def auth_token_obtain(*, user: AbstractBaseUser) -> Token:
+    """The user's API token, created on first use; every client of the user shares it."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return token
+
+
+def auth_token_revoke(*, user: AbstractBaseUser) -> None:
+    """Delete the user's token: every client using it is signed out; the next obtain makes a new one."""
+    Token.objects.filter(user=user).delete()

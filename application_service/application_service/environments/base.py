@@ -43,6 +43,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: no CDN, works offline
     "application",
 ]
 
@@ -93,7 +97,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "cache",
+            # Several services (or test runs) can share one Redis under their own prefixes.
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "cache"),
             "OPTIONS": {
                 "SOCKET_CONNECT_TIMEOUT": 2,
                 "SOCKET_TIMEOUT": 2,
@@ -135,4 +140,72 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
+
+# Browser login (session + CSRF): Django's auth views; API clients use tokens instead.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/api/docs/"
+LOGOUT_REDIRECT_URL = "login"
+
+# Request bodies above this are answered 413 (the API's largest body, a message, is ~3 KiB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate such as 100/minute, checked at startup rather than on the first request."""
+    rate = os.environ.get(name) or default
+    count, _, period = rate.partition("/")
+    if not (count.isdigit() and period[:1] in {"s", "m", "h", "d"}):
+        raise ConfigurationError(f"{name}={rate!r} is not a rate: write it as 100/minute (s, m, h or d).")
+    return rate
+
+
+# The API (application/api). DRF's defaults are permissive; these make a new endpoint safe
+# unless it says otherwise: authentication required, throttled, JSON only, capped pages.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an anonymous API call gets 401 with WWW-Authenticate: Token.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "application.api.throttling.AnonThrottle",
+        "application.api.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("THROTTLE_ANON_RATE", "120/minute"),
+        "user": env_rate("THROTTLE_USER_RATE", "1200/minute"),
+        "auth": env_rate("THROTTLE_AUTH_RATE", "10/minute"),
+    },
+    # Throttles key anonymous clients on their address: REMOTE_ADDR, or the address the
+    # NUM_PROXIES-th proxy from the right saw, so that a forged X-Forwarded-For changes nothing.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "DEFAULT_PAGINATION_CLASS": "application.api.pagination.CursorPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_PARSER_CLASSES": ["application.api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_METADATA_CLASS": None,  # OPTIONS answers 405 instead of describing the endpoint
+    "URL_FORMAT_OVERRIDE": None,
+    "EXCEPTION_HANDLER": "application.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "application.api.schema.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Little Service API",
+    "DESCRIPTION": (
+        "Version 1 of the Little Service API. Authenticate with a token "
+        "(`Authorization: Token <key>`, from POST /api/v1/auth/token/) or, in a browser, with "
+        "the session of /accounts/login/ plus the X-CSRFToken header. Every error has one shape: "
+        "`{\"code\": ..., \"message\": ..., \"fields\": {...}}` (fields only for validation errors)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "ENUM_NAME_OVERRIDES": {"MessageStatusEnum": "application.models.Message.Status"},
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "displayOperationId": True},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
