@@ -19,8 +19,10 @@ import invoke
 from invoke import Collection, Exit
 
 from ops import commands, services
+from ops import compose as compose_commands
 from ops import db as database_ops
 from ops import doctor as doctor_checks
+from ops import images, probe
 from ops.environments import Environment, resolve
 from ops.errors import UserError
 from ops.run import replace_process, run
@@ -54,9 +56,12 @@ def django_environment(env: str | None) -> Environment:
     return environment
 
 
-@task(help={"env": ENV_HELP, "address": "address for the development server"})
-def dev(c, env=None, address="127.0.0.1:8000"):
+@task(help={"env": ENV_HELP, "address": "address for the development server",
+            "docker": "run web, worker, beat, MySQL and Redis with docker compose instead"})
+def dev(c, env=None, address="127.0.0.1:8000", docker=False):
     """Migrate, then serve with autoreload for development."""
+    if docker:
+        replace_process(compose_commands.up(front=compose_commands.program()), resolve("local"))
     environment = django_environment(env)
     run(c, commands.migrate(), environment)
     print(f"Serving {environment.name} on http://{address}/ (Ctrl-C stops)", flush=True)
@@ -198,9 +203,83 @@ def db_create(c, env=None):
 db = Collection("db")
 db.add_task(db_create)
 
+
+@task(
+    help={
+        "push": "log in to ECR and push the image (refused for an uncommitted tree)",
+        "name": "local image name (config docker.image)",
+        "repository": "ECR repository to push to (config docker.repository)",
+        "base_image": "base image build argument (default: the Dockerfile's, python:3.12-slim)",
+        "pip_config": "a pip.conf for this build only (a company index or mirror); never in a layer",
+        "ca_bundle": "a CA bundle pip trusts during the build (behind a TLS-inspecting proxy)",
+        "no_cache": "rebuild every layer",
+        "artifact": "with --push: where to write Elastic Beanstalk's Dockerrun.aws.json",
+    }
+)
+def build(c, push=False, name=None, repository=None, base_image=None, pip_config=None,
+          ca_bundle=None, no_cache=False, artifact=None):
+    """Build the image, tagged with the git sha; --push sends it to ECR."""
+    revision = images.revision()
+    if push and revision.dirty:
+        raise UserError("The tree has uncommitted changes: a pushed tag must name a commit. "
+                        "Commit first (or build without --push).")
+    options = images.BuildOptions(
+        name=name or c.config.docker.image, tag=revision.tag, base_image=base_image,
+        extra_files=images.build_config_files(pip_config=pip_config, ca_bundle=ca_bundle),
+        no_cache=no_cache, labels={"org.opencontainers.image.revision": revision.sha},
+    )
+    client = images.connect()
+    images.build(client, options)
+    print(f"built {options.reference}", flush=True)
+    if push:
+        import boto3
+
+        pushed = images.push(client, boto3.client("ecr"), image=options.reference,
+                             repository=repository or c.config.docker.repository, tag=revision.tag)
+        path = images.write_artifact(pushed, ROOT / (artifact or c.config.docker.artifact))
+        print(f"pushed {pushed}; deployment artifact {path}", flush=True)
+
+
+@task(help={"url": f"the URL that must answer 200 (default {probe.DEFAULT_URL})"})
+def healthcheck(c, url=None):
+    """Check that the web server answers /healthz (the image's HEALTHCHECK)."""
+    print(probe.healthz(url or probe.DEFAULT_URL))
+
+
+@task(help={"volumes": "also remove the MySQL data volume"})
+def docker_down(c, volumes=False):
+    """Stop the docker compose development stack (the data volume survives)."""
+    run(c, compose_commands.down(front=compose_commands.program(), volumes=volumes), resolve("local"))
+
+
+@task(help={"service": "the compose service to enter", "command": 'what to run there (default "invoke shell")'})
+def docker_shell(c, service="web", command="invoke shell"):
+    """Open a shell in a running compose service (a Django shell by default)."""
+    replace_process(compose_commands.shell(front=compose_commands.program(), service=service,
+                                           command=shlex.split(command)), resolve("local"))
+
+
+@task(iterable=["service"], help={"service": "a service to show (repeatable; default all)",
+                                  "follow": "keep following new lines (default on)"})
+def docker_logs(c, service=None, follow=True):
+    """Show the compose services' logs."""
+    replace_process(compose_commands.logs(front=compose_commands.program(), services=service or [],
+                                          follow=follow), resolve("local"))
+
+
+docker = Collection("docker")
+docker.add_task(docker_down, name="down")
+docker.add_task(docker_shell, name="shell")
+docker.add_task(docker_logs, name="logs")
+
 ns = Collection(dev, test, shell, manage, migrate, serve, wait_for, doctor, lint,
-                createsuperuser, lock, db)
+                createsuperuser, lock, db, build, healthcheck, docker)
 ns.configure({
+    "docker": {
+        "image": "little-service",
+        "repository": "little-service",
+        "artifact": "dist/Dockerrun.aws.json",
+    },
     "serve": {
         "bind": "127.0.0.1:8000",
         "workers": 2,

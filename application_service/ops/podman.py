@@ -1,0 +1,148 @@
+"""podman as the engine where no Docker runs: its Docker-compatible API and a local base image.
+
+On machines that cannot run crun or raise rlimits (see README, "Docker and CI"), podman runs
+with runc, the cgroupfs manager and no default ulimits; its API service then serves the docker
+SDK (DOCKER_HOST=unix://...). Where no registry can be reached, a Debian base image is made
+with debootstrap and imported, and the Dockerfile installs Debian's python3 on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from ops.errors import UserError
+
+CONTAINERS_CONF = """\
+# Written by Little Service (ops/podman.py) for its podman API service.
+[containers]
+default_ulimits = []
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+"""
+DEBIAN_SUITE = "bookworm"
+DEBIAN_IMAGE = f"localhost/debian:{DEBIAN_SUITE}"
+CACHE = Path(os.environ.get("LITTLE_SERVICE_CACHE", "/var/cache/little-service"))
+# Trimmed like Debian's -slim images: the image needs none of these.
+TRIMMED = ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*",
+           "usr/share/doc/*", "usr/share/man/*", "usr/share/info/*", "usr/share/locale/*")
+
+
+def available() -> bool:
+    return all(shutil.which(program) for program in ("podman", "runc"))
+
+
+def service_argv(socket: Path) -> list[str]:
+    return ["podman", "system", "service", "--time=0", f"unix://{socket}"]
+
+
+def service_environment(config: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
+    return {**(os.environ if environ is None else environ), "CONTAINERS_CONF": str(config)}
+
+
+def start_service(state: Path, *, timeout: float = 30) -> tuple[subprocess.Popen, str]:
+    """Start podman's API service on a socket in `state`; return the process and DOCKER_HOST."""
+    if not available():
+        raise UserError("podman and runc are not installed: apt-get install -y podman runc.")
+    state.mkdir(parents=True, exist_ok=True)
+    config, socket = state / "containers.conf", state / "podman.sock"
+    config.write_text(CONTAINERS_CONF)
+    with contextlib.suppress(FileNotFoundError):
+        socket.unlink()
+    log = (state / "service.log").open("w")
+    process = subprocess.Popen(service_argv(socket), env=service_environment(config), stdout=log,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    docker_host = f"unix://{socket}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise UserError(f"podman system service exited ({process.returncode}); see {log.name}.")
+        if socket.exists() and responds(docker_host):
+            return process, docker_host
+        time.sleep(0.2)
+    process.terminate()
+    raise UserError(f"podman's API did not answer on {socket} within {timeout:g}s; see {log.name}.")
+
+
+def responds(docker_host: str) -> bool:
+    import docker
+
+    try:
+        client = docker.DockerClient(base_url=docker_host, timeout=5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # not up yet: connection refused, half-open socket
+        return False
+
+
+def debootstrap_argv(target: Path, suite: str = DEBIAN_SUITE) -> list[str]:
+    return ["debootstrap", "--variant=minbase", suite, str(target), "http://deb.debian.org/debian"]
+
+
+def debian_rootfs(cache: Path = CACHE, suite: str = DEBIAN_SUITE) -> Path:
+    """A trimmed Debian root filesystem, made once with debootstrap and kept in `cache`."""
+    rootfs = cache / f"rootfs-{suite}"
+    if (rootfs / "etc" / "debian_version").exists():
+        return rootfs
+    if not shutil.which("debootstrap"):
+        raise UserError("debootstrap is not installed: apt-get install -y debootstrap.")
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f"rootfs-{suite}-", dir=cache))
+    try:
+        result = subprocess.run(debootstrap_argv(partial, suite), capture_output=True, text=True)
+        if result.returncode != 0:
+            raise UserError(f"debootstrap failed ({result.returncode}): {result.stdout[-2000:]}"
+                            f"{result.stderr[-2000:]}")
+        for pattern in TRIMMED:
+            for path in partial.glob(pattern):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        partial.rename(rootfs)  # complete or absent: a killed run leaves only a temporary folder
+    finally:
+        if partial.exists():
+            shutil.rmtree(partial, ignore_errors=True)
+    return rootfs
+
+
+def debian_image(client, cache: Path = CACHE, suite: str = DEBIAN_SUITE) -> str:
+    """The local Debian base image (imported from the cached root filesystem when missing)."""
+    import docker
+
+    reference = f"localhost/debian:{suite}"
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.get(reference)
+        return reference
+    rootfs = debian_rootfs(cache, suite)
+    with tempfile.TemporaryFile() as archive:
+        subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=archive,
+                       check=True)
+        archive.seek(0)
+        reply = client.api.import_image(
+            src=archive, changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                  'CMD ["bash"]'])
+    image_id = _imported_id(reply)
+    # podman's compat import ignores repository/tag: tag the imported id explicitly.
+    client.api.tag(image_id, "localhost/debian", suite)
+    return reference
+
+
+def _imported_id(reply) -> str:
+    import json
+
+    text = reply if isinstance(reply, str) else reply.decode()
+    for line in filter(None, text.splitlines()):
+        message = json.loads(line)
+        if message.get("error"):
+            raise UserError(f"Importing the Debian base image failed: {message['error']}")
+        for key in ("id", "status"):
+            if str(message.get(key, "")).startswith("sha256:"):
+                return message[key]
+    raise UserError(f"Importing the Debian base image returned no image id: {text[:500]}")
