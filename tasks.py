@@ -19,12 +19,14 @@ import invoke
 from invoke import Collection, Exit
 
 from ops import commands, services
+from ops import bench as benchmark
 from ops import compose as compose_commands
 from ops import db as database_ops
 from ops import doctor as doctor_checks
 from ops import images, probe
 from ops.environments import Environment, resolve
 from ops.errors import UserError
+from ops.processes import run_together
 from ops.run import replace_process, run
 
 ENV_HELP = "environment: local, ci or production (default: APP_ENV, else ci when CI=true, else local)"
@@ -64,8 +66,15 @@ def dev(c, env=None, address="127.0.0.1:8000", docker=False):
         replace_process(compose_commands.up(front=compose_commands.program()), resolve("local"))
     environment = django_environment(env)
     run(c, commands.migrate(), environment)
-    print(f"Serving {environment.name} on http://{address}/ (Ctrl-C stops)", flush=True)
-    replace_process(commands.runserver(address), environment)
+    print(f"Serving {environment.name} on http://{address}/ with a worker and beat "
+          f"(broker: {environment.redis_url and 'redis' or 'embedded'}); Ctrl-C stops all", flush=True)
+    code = run_together({
+        "web": commands.runserver(address),
+        "worker": commands.celery_worker(concurrency=2),
+        "beat": commands.celery_beat(schedule_dir=environment.embedded_broker_dir),
+    }, environment)
+    if code:
+        raise Exit(code=code)
 
 
 @task(
@@ -194,6 +203,57 @@ def lock(c):
         run(c, commands.pip_compile(source, target), resolve("local"), cwd=str(ROOT))
 
 
+@task(
+    name="worker",
+    default=True,
+    help={
+        "env": ENV_HELP,
+        "concurrency": "worker processes (default: one per core)",
+        "queues": "comma-separated queues to consume (default: all the app's)",
+        "beat": "also run the beat scheduler inside this worker (one per deployment)",
+        "loglevel": "DEBUG, INFO, WARNING or ERROR",
+    },
+)
+def celery_worker(c, env=None, concurrency=None, queues="", beat=False, loglevel="INFO"):
+    """Run a Celery worker."""
+    environment = django_environment(env)
+    argv = commands.celery_worker(concurrency=int(concurrency) if concurrency else None,
+                                  queues=queues, beat=beat, loglevel=loglevel)
+    if beat and environment.embedded_broker_dir:
+        argv += ["--schedule", f"{environment.embedded_broker_dir}/beat-schedule"]
+    replace_process(argv, environment)
+
+
+@task(name="beat", help={"env": ENV_HELP, "loglevel": "DEBUG, INFO, WARNING or ERROR"})
+def celery_beat(c, env=None, loglevel="INFO"):
+    """Run the Celery beat scheduler alone (only one runs at a time)."""
+    environment = django_environment(env)
+    replace_process(commands.celery_beat(schedule_dir=environment.embedded_broker_dir,
+                                         loglevel=loglevel), environment)
+
+
+@task(
+    help={
+        "duration": "seconds of load per run (default 10)",
+        "connections": "connections wrk keeps open (default 16)",
+        "workers": "gunicorn workers of every server (config serve.workers)",
+        "rounds": "runs of each scenario, alternated; the median counts (default 3)",
+        "database_url": "MySQL URL of the throwaway bench database, dropped and created fresh "
+                        "(default mysql://root@127.0.0.1:3306/little_service_bench)",
+        "check": "exit non-zero when a scenario misses its target",
+    }
+)
+def bench(c, duration=None, connections=None, workers=None, rounds=None, database_url=None, check=False):
+    """Measure the counter page's requests/s against a bare Django baseline."""
+    settings = benchmark.with_options(
+        benchmark.Settings(workers=int(c.config.serve.workers)), duration=duration,
+        connections=connections, workers=workers, rounds=rounds, database_url=database_url,
+    )
+    report = benchmark.measure(c, settings)
+    if check and not report["passed"]:
+        raise Exit("bench: a scenario missed its target (see the table above).")
+
+
 @task(name="create", help={"env": ENV_HELP})
 def db_create(c, env=None):
     """Create the database (utf8mb4) when it does not exist."""
@@ -202,6 +262,9 @@ def db_create(c, env=None):
 
 db = Collection("db")
 db.add_task(db_create)
+celery = Collection("celery")
+celery.add_task(celery_worker)
+celery.add_task(celery_beat)
 
 
 @task(
@@ -273,7 +336,7 @@ docker.add_task(docker_shell, name="shell")
 docker.add_task(docker_logs, name="logs")
 
 ns = Collection(dev, test, shell, manage, migrate, serve, wait_for, doctor, lint,
-                createsuperuser, lock, db, build, healthcheck, docker)
+                createsuperuser, lock, db, bench, celery, build, healthcheck, docker)
 ns.configure({
     "docker": {
         "image": "little-service",

@@ -36,6 +36,17 @@ def check_cache() -> str:
     return backend.rsplit(".", 1)[-1]
 
 
+def check_broker() -> str:
+    from application_service.celery import app
+
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=settings.CELERY_BROKER_TIMEOUT)
+        client = getattr(connection.default_channel, "client", None)
+        if client is not None:  # Redis: ask the server, a TCP accept is not an answer
+            client.ping()
+        return connection.transport_cls
+
+
 def check_migrations() -> str:
     connection = connections[DEFAULT_DB_ALIAS]
     executor = MigrationExecutor(connection)
@@ -49,6 +60,7 @@ def check_migrations() -> str:
 CHECKS: dict[str, Callable[[], str]] = {
     "database": check_database,
     "cache": check_cache,
+    "broker": check_broker,
     "migrations": check_migrations,
 }
 

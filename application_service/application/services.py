@@ -1,5 +1,7 @@
 """Writes. Keyword-only, typed, named <entity>_<action>."""
 
+import functools
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
@@ -29,9 +31,14 @@ def counter_increment(*, name: str = HELLO_COUNTER) -> int:
 
 def message_create(*, author: AbstractBaseUser, text: str) -> Message:
     """Write a message as `author`; it starts pending, for the processing jobs to pick up."""
+    from application.processing import message_enqueue_processing  # processing imports this module
+
     message = Message(author=author, text=text)
     message.full_clean()
     message.save()
+    # Publish only once the row is committed: a worker must find it. If the broker is down the
+    # message stays pending and the periodic sweep publishes it later.
+    transaction.on_commit(functools.partial(message_enqueue_processing, message_id=message.pk))
     return message
 
 

@@ -99,3 +99,29 @@ def pip_compile(source: str, target: str) -> list[str]:
         "--strip-extras", "--no-emit-index-url", "--no-emit-find-links",
         "--output-file", target, source,
     ]
+
+
+CELERY_APP = "application_service.celery"
+
+
+def celery_worker(*, concurrency: int | None = None, queues: str = "", beat: bool = False,
+                  loglevel: str = "INFO") -> list[str]:
+    argv = [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR), "worker",
+            "--loglevel", loglevel]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    if queues:
+        argv += ["--queues", queues]
+    if beat:
+        argv += ["--beat"]
+    return argv
+
+
+def celery_beat(*, schedule_dir: str = "", loglevel: str = "INFO") -> list[str]:
+    """Beat alone. With Redis, RedBeat's lock lets one run across hosts (others wait on standby);
+    on the embedded broker a pid file keeps a second one on this machine from starting."""
+    argv = [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR), "beat",
+            "--loglevel", loglevel]
+    if schedule_dir:
+        argv += ["--schedule", f"{schedule_dir}/beat-schedule", "--pidfile", f"{schedule_dir}/beat.pid"]
+    return argv

@@ -38,6 +38,13 @@ class Environment:
         return self.get("REDIS_URL")
 
     @property
+    def embedded_broker_dir(self) -> str:
+        """Where the embedded (file system) broker keeps its state; empty when Redis is the broker."""
+        if self.redis_url:
+            return ""
+        return self.get("CELERY_FILESYSTEM_DIR", str(PROJECT_DIR / "var" / "celery"))
+
+    @property
     def strict(self) -> bool:
         """ci and production: every configured service is required; nothing is skipped."""
         return self.name != "local"

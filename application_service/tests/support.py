@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,3 +126,151 @@ def stop(process: subprocess.Popen, timeout: float = 15) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=timeout)
+
+
+def http_json(method: str, url: str, body=None, *, token: str = "", timeout: float = 30) -> Response:
+    """A JSON API call (Authorization: Token when given)."""
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Response(response.status, response.read().decode(), dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return Response(error.code, error.read().decode(), dict(error.headers))
+
+
+def start_invoke(arguments: Sequence[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`invoke ARGS` in the background, in a process group of its own, output to `log`."""
+    with log.open("w") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "invoke", *arguments], cwd=REPOSITORY, env=env,
+            stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def wait_for_text(log: Path, text: str, *, timeout: float = 60, process: subprocess.Popen | None = None,
+                  start: int = 0) -> None:
+    """Wait until `text` shows in the log (after offset `start`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = log.read_text(errors="replace")
+        if text in content[start:]:
+            return
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the process exited ({process.returncode}) before {text!r}:\n{content}")
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} did not show within {timeout}s:\n{log.read_text(errors='replace')}")
+
+
+def eventually(check, *, timeout: float = 60, interval: float = 0.5, message: str = ""):
+    """Call `check` until it returns a truthy value; that value, or an AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"not within {timeout}s: {message} (last: {last!r})")
+
+
+@contextlib.contextmanager
+def running(arguments: Sequence[str], env: dict[str, str], log: Path, *, ready: str,
+            timeout: float = 60) -> Iterator[subprocess.Popen]:
+    """`invoke ARGS` until the block ends; waits for `ready` in its output first."""
+    process = start_invoke(arguments, env, log)
+    try:
+        wait_for_text(log, ready, timeout=timeout, process=process)
+        yield process
+    finally:
+        stop(process)
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL the process and its children (a crash, not a shutdown)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def redis_server(port: int, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """A private redis-server on `port` (no persistence), stopped when the block ends."""
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"redis-server did not start on port {port}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        stop(process)
+
+
+class SwitchableProxy:
+    """A listener on 127.0.0.1 that swallows connections (accepts, never answers: a blackholed
+    broker) until `forward()`, after which new connections are piped to the target port."""
+
+    def __init__(self, target_port: int) -> None:
+        import threading
+
+        self.target_port = target_port
+        self.forwarding = False
+        self.held: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.forwarding:
+                self.held.append(client)
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, target):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def forward(self) -> None:
+        """The broker is back: drop the swallowed connections, forward new ones."""
+        self.forwarding = True
+        for held in self.held:
+            with contextlib.suppress(OSError):
+                held.close()
+        self.held.clear()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.forward()

@@ -209,3 +209,74 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# Celery: Redis as broker and result store when REDIS_URL is set (ci, production); otherwise
+# an embedded broker on the file system, so `invoke dev` still runs a real worker process.
+CELERY_FILESYSTEM_DIR = Path(os.environ.get("CELERY_FILESYSTEM_DIR", BASE_DIR / "var" / "celery"))
+# A message is handed to another worker when not acknowledged within this time; it must
+# outlast the longest job (the hard time limit), or a slow job runs twice.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - env_int("CELERY_SOFT_LIMIT_MARGIN", 30))
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ConfigurationError(
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT}s) must be longer than "
+        f"CELERY_TASK_TIME_LIMIT ({CELERY_TASK_TIME_LIMIT}s), or a slow job is delivered twice."
+    )
+# Publishing must give up within seconds when the broker hangs (with Celery's defaults a
+# broker that accepts connections but never answers blocks .delay() forever); the message
+# then stays pending and the periodic sweep sends it again.
+CELERY_BROKER_TIMEOUT = env_int("CELERY_BROKER_TIMEOUT", 2)
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_TIMEOUT
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
+                                    "interval_max": 0.5}
+if REDIS_URL:
+    # The broker may live apart from the cache (CELERY_BROKER_URL); by default both use REDIS_URL.
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "socket_timeout": CELERY_BROKER_TIMEOUT,
+        "socket_connect_timeout": CELERY_BROKER_TIMEOUT,
+        # Separates the queues of several services (or test runs) sharing one Redis.
+        "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
+    }
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+        "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
+    }
+    CELERY_REDIS_SOCKET_TIMEOUT = CELERY_BROKER_TIMEOUT
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_TIMEOUT
+    CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = 30
+    # One beat across every host: RedBeat keeps the schedule in Redis behind a lock.
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = REDIS_URL
+    CELERY_REDBEAT_KEY_PREFIX = f"{os.environ.get('CELERY_KEY_PREFIX', '')}redbeat"
+    CELERY_REDBEAT_LOCK_TIMEOUT = env_int("CELERY_BEAT_LOCK_TIMEOUT", 30)
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = f"file://{CELERY_FILESYSTEM_DIR / 'results'}"
+    for folder in ("queue", "control", "results"):
+        (CELERY_FILESYSTEM_DIR / folder).mkdir(parents=True, exist_ok=True)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "message-sweep-pending": {
+        "task": "application.jobs.message_sweep_pending",
+        "schedule": env_int("MESSAGE_SWEEP_SECONDS", 60),
+    },
+}
+# Pending messages younger than this are left to the publish that is already on its way.
+MESSAGE_SWEEP_GRACE_SECONDS = env_int("MESSAGE_SWEEP_GRACE_SECONDS", 30)
+# Simulated work in the sample job (tests use it to stop a worker mid-job).
+MESSAGE_PROCESSING_SECONDS = float(os.environ.get("MESSAGE_PROCESSING_SECONDS", "0"))
