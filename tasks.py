@@ -156,9 +156,10 @@ def doctor(c, env=None):
 
 @task
 def lint(c):
-    """Check code style, missing migrations and production deploy settings."""
+    """Check code style, missing migrations, the OpenAPI schema and production deploy settings."""
     run(c, commands.ruff_check(), resolve("local"))
     run(c, commands.makemigrations_check(), resolve("local"))
+    run(c, commands.schema_check(), resolve("local"))
     # check --deploy needs production's required settings; real values are not needed to
     # judge them, so stand-ins are generated for whatever is not set.
     production = resolve("production")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +87,11 @@ def makemigrations_check() -> list[str]:
 
 def deploy_check() -> list[str]:
     return manage("check", "--deploy", "--fail-level", "WARNING")
+
+
+def schema_check() -> list[str]:
+    """Generate the OpenAPI schema and validate it; any warning fails. The file is not kept."""
+    return manage("spectacular", "--validate", "--fail-on-warn", "--file", os.devnull)
 
 
 def createsuperuser() -> list[str]:

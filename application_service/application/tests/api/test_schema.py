@@ -90,3 +90,18 @@ def test_swagger_ui_is_served_from_this_service(anonymous):
     assert "/api/schema/" in page
     asset = anonymous.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert asset.status_code == 200
+
+
+def test_lint_validates_the_schema_and_fails_on_warnings():
+    """`invoke lint` runs this command line; it must pass on the schema as it is."""
+    import subprocess
+
+    from ops import commands
+    from ops.environments import resolve
+
+    argv = commands.schema_check()
+    assert argv[2:6] == ["spectacular", "--validate", "--fail-on-warn", "--file"]
+    result = subprocess.run(argv, env=resolve("local").variables, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Warning" not in result.stderr
