@@ -37,7 +37,8 @@ def down(*, front: Sequence[str], volumes: bool = False) -> list[str]:
     return compose("down", "--remove-orphans", *(["--volumes"] if volumes else []), front=front)
 
 
-def shell(*, front: Sequence[str], service: str = "web", command: Sequence[str] = ("invoke", "shell")) -> list[str]:
+def shell(*, front: Sequence[str], service: str = "web",
+          command: Sequence[str] = ("invoke", "shell")) -> list[str]:
     return compose("exec", service, *command, front=front)
 
 
