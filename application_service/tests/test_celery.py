@@ -95,7 +95,8 @@ def test_a_message_posted_to_the_api_is_processed_by_a_worker(stack_env, api_use
 def test_a_job_killed_mid_way_completes_exactly_once(stack_env, api_user, tmp_path, service_database,
                                                     mysql_url):
     env = {**stack_env, "MESSAGE_PROCESSING_SECONDS": "4", "CELERY_TASK_TIME_LIMIT": "6",
-           "CELERY_SOFT_LIMIT_MARGIN": "1", "CELERY_VISIBILITY_TIMEOUT": "8"}
+           "CELERY_SOFT_LIMIT_MARGIN": "1", "CELERY_VISIBILITY_TIMEOUT": "8",
+           "CELERY_UNACKED_RESTORE_INTERVAL": "1", "CELERY_UNACKED_RESTORE_THROTTLE": "1"}
     before = processed_count(service_database, mysql_url)
     with serving(env, tmp_path) as server:
         token = token_for(server, api_user)

@@ -237,6 +237,10 @@ if REDIS_URL:
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        # How often a worker looks for messages whose worker died (unacknowledged past the
+        # visibility timeout): every interval x throttle seconds.
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
         "socket_timeout": CELERY_BROKER_TIMEOUT,
         "socket_connect_timeout": CELERY_BROKER_TIMEOUT,
         # Separates the queues of several services (or test runs) sharing one Redis.
