@@ -40,3 +40,15 @@ def test_pytest_writes_junit_and_coverage_into_reports():
 def test_lint_commands():
     assert commands.deploy_check()[2:] == ["check", "--deploy", "--fail-level", "WARNING"]
     assert commands.makemigrations_check()[2:] == ["makemigrations", "--check", "--dry-run"]
+
+
+def test_celery_worker_and_beat_commands():
+    worker = commands.celery_worker(concurrency=2, queues="default,slow", beat=True)
+    assert worker[:4] == [PYTHON, "-m", "celery", "--app"]
+    assert worker[4] == "application_service.celery"
+    assert worker[7:] == ["worker", "--loglevel", "INFO", "--concurrency", "2", "--queues",
+                          "default,slow", "--beat"]
+    beat = commands.celery_beat(schedule_dir="/var/x")
+    assert beat[7:] == ["beat", "--loglevel", "INFO", "--schedule", "/var/x/beat-schedule",
+                        "--pidfile", "/var/x/beat.pid"]
+    assert commands.celery_beat()[7:] == ["beat", "--loglevel", "INFO"]  # Redis: RedBeat's lock
