@@ -1,0 +1,1 @@
+"""Reference servers that `invoke bench` measures the project against (see ops/bench.py)."""
