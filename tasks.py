@@ -18,12 +18,11 @@ sys.path.insert(0, str(ROOT / "application_service"))
 import invoke
 from invoke import Collection, Exit
 
-from ops import commands, services
 from ops import bench as benchmark
+from ops import commands, images, probe, services
 from ops import compose as compose_commands
 from ops import db as database_ops
 from ops import doctor as doctor_checks
-from ops import images, probe
 from ops.environments import Environment, resolve
 from ops.errors import UserError
 from ops.processes import run_together
@@ -50,11 +49,15 @@ def task(*args, **kwargs):
     return decorate
 
 
-def django_environment(env: str | None) -> Environment:
-    """The environment, checked far enough that Django will start: required settings, DATABASE_URL."""
+def django_environment(env: str | None, *, database: bool = False) -> Environment:
+    """The environment, checked far enough that Django will start: required settings, DATABASE_URL,
+    and with `database` a reachable database (a command that needs one fails with a message,
+    not with a driver's traceback)."""
     environment = resolve(env)
     environment.require()
     services.database_config(environment)
+    if database:
+        services.require_database(environment)
     return environment
 
 
@@ -64,7 +67,7 @@ def dev(c, env=None, address="127.0.0.1:8000", docker=False):
     """Migrate, then serve with autoreload for development."""
     if docker:
         replace_process(compose_commands.up(front=compose_commands.program()), resolve("local"))
-    environment = django_environment(env)
+    environment = django_environment(env, database=True)
     run(c, commands.migrate(), environment)
     print(f"Serving {environment.name} on http://{address}/ with a worker and beat "
           f"(broker: {environment.redis_url and 'redis' or 'embedded'}); Ctrl-C stops all", flush=True)
@@ -95,7 +98,7 @@ def test(c, env=None, pytest_args="", wait=20, reports=True):
 @task(help={"env": ENV_HELP})
 def shell(c, env=None):
     """Open a Django shell (IPython when installed)."""
-    replace_process(commands.shell(), django_environment(env))
+    replace_process(commands.shell(), django_environment(env, database=True))
 
 
 @task(help={"command": 'the manage.py command line, quoted (e.g. "showmigrations")', "env": ENV_HELP})
@@ -107,7 +110,7 @@ def manage(c, command, env=None):
 @task(help={"env": ENV_HELP})
 def migrate(c, env=None):
     """Apply database migrations."""
-    run(c, commands.migrate(), django_environment(env))
+    run(c, commands.migrate(), django_environment(env, database=True))
 
 
 @task(
@@ -184,7 +187,7 @@ def lint(c):
 )
 def createsuperuser(c, username, email, password=None, env=None):
     """Create a superuser without prompting (for scripts and CI)."""
-    environment = django_environment(env)
+    environment = django_environment(env, database=True)
     password = password or environment.get("DJANGO_SUPERUSER_PASSWORD")
     if not password:
         raise UserError("No password given: pass --password or set DJANGO_SUPERUSER_PASSWORD.")
@@ -316,7 +319,8 @@ def docker_down(c, volumes=False):
     run(c, compose_commands.down(front=compose_commands.program(), volumes=volumes), resolve("local"))
 
 
-@task(help={"service": "the compose service to enter", "command": 'what to run there (default "invoke shell")'})
+@task(help={"service": "the compose service to enter",
+            "command": 'what to run there (default "invoke shell")'})
 def docker_shell(c, service="web", command="invoke shell"):
     """Open a shell in a running compose service (a Django shell by default)."""
     replace_process(compose_commands.shell(front=compose_commands.program(), service=service,

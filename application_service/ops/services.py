@@ -81,6 +81,15 @@ def required_services(environment: Environment) -> list[Service]:
     return services
 
 
+def require_database(environment: Environment) -> None:
+    """UserError naming the database and the fix when it does not accept connections."""
+    for service in required_services(environment):
+        if service.name == "database" and (error := check(service)):
+            raise UserError(f"The database ({service.url}) is not reachable: {error}. "
+                            f"{service.hint[0].upper()}{service.hint[1:]}; `invoke wait-for` waits "
+                            f"for it to come up.")
+
+
 def check(service: Service) -> str | None:
     """None when the service accepts a connection, else why not."""
     try:

@@ -83,6 +83,15 @@ def test_wait_for_names_what_never_came_up():
     assert "Traceback" not in result.stderr
 
 
+def test_commands_needing_the_database_say_when_it_is_down():
+    port = free_port()
+    result = invoke("migrate", env=clean_env(DATABASE_URL=f"mysql://root:pw@127.0.0.1:{port}/x"))
+    assert result.returncode == 1
+    assert f"The database (mysql://root:***@127.0.0.1:{port}/x) is not reachable" in result.stderr
+    assert "invoke wait-for" in result.stderr
+    assert "Traceback" not in result.stderr and "pw@" not in result.stderr
+
+
 def test_unknown_option_is_refused_by_invoke():
     result = invoke("migrate", "--nope")
     assert result.returncode != 0
