@@ -3,8 +3,7 @@
 import functools
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import F
+from django.db import connections, router, transaction
 from rest_framework.authtoken.models import Token
 
 from application.models import Counter, Message
@@ -19,12 +18,20 @@ def counter_increment(*, name: str = HELLO_COUNTER) -> int:
     transaction reads exactly this call's value, however many workers run at once. A missing
     row is created in a statement of its own first, outside the locking transaction, so that
     concurrent first uses cannot deadlock on the insert.
+
+    The page calls this on every request, so it sends the two statements as written SQL: the
+    ORM would build the same two statements, at twice the CPU of the rest of the request.
     """
-    counter = Counter.objects.filter(name=name)
+    connection = connections[router.db_for_write(Counter)]
+    table = connection.ops.quote_name(Counter._meta.db_table)  # the model's, never user input
+    update = f"UPDATE {table} SET value = value + 1 WHERE name = %s"  # noqa: S608
+    select = f"SELECT value FROM {table} WHERE name = %s"  # noqa: S608
     for _ in range(2):
-        with transaction.atomic():
-            if counter.update(value=F("value") + 1):
-                return counter.values_list("value", flat=True).get()
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(update, [name])
+            if cursor.rowcount:
+                cursor.execute(select, [name])
+                return cursor.fetchone()[0]
         Counter.objects.get_or_create(name=name)
     raise Counter.DoesNotExist(f"counter {name!r} disappeared while being raised")
 
@@ -42,7 +49,10 @@ def message_create(*, author: AbstractBaseUser, text: str) -> Message:
     return message
 
 
-def message_update(*, message: Message, text: str) -> Message:
+def message_update(*, message: Message, text: str | None = None) -> Message:
+    """Change what is given; with nothing given, nothing is written (updated_at stays)."""
+    if text is None:
+        return message
     message.text = text
     message.full_clean()
     message.save(update_fields=["text", "updated_at"])

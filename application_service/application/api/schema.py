@@ -10,7 +10,7 @@ from __future__ import annotations
 from drf_spectacular import openapi
 from rest_framework.permissions import SAFE_METHODS
 
-from application.api.serializers import ErrorSerializer
+from application.api.serializers import ErrorSerializer, InputSerializer
 
 ERROR_DESCRIPTIONS = {
     "400": "The request is not valid: malformed JSON (parse_error) or invalid fields "
@@ -20,6 +20,8 @@ ERROR_DESCRIPTIONS = {
            "(permission_denied).",
     "404": "Nothing at this address (not_found).",
     "413": "The request body is too large (request_too_large).",
+    "414": "The address is too long: answered by the HTTP server (gunicorn) before the service, "
+           "so not in the error shape.",
     "415": "The body is not JSON (unsupported_media_type).",
     "429": "Too many requests (throttled); retry after Retry-After seconds.",
 }
@@ -35,6 +37,12 @@ class AutoSchema(openapi.AutoSchema):
             responses.setdefault(code, self.error_response(code))
         return operation
 
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if isinstance(serializer, InputSerializer):
+            schema["additionalProperties"] = False  # they answer unknown fields with a 400
+        return schema
+
     def error_codes(self, operation: dict) -> list[str]:
         has_body = "requestBody" in operation
         parameters = operation.get("parameters", [])
@@ -47,6 +55,8 @@ class AutoSchema(openapi.AutoSchema):
                 codes.append("403")
         if any(parameter["in"] == "path" for parameter in parameters):
             codes.append("404")
+        if parameters:
+            codes.append("414")
         if has_body:
             codes += ["413", "415"]
         if self.view.get_throttles():
@@ -54,6 +64,8 @@ class AutoSchema(openapi.AutoSchema):
         return codes
 
     def error_response(self, code: str) -> dict:
+        if code == "414":
+            return {"description": ERROR_DESCRIPTIONS[code]}
         schema = self.resolve_serializer(ErrorSerializer, "response").ref
         response = {"description": ERROR_DESCRIPTIONS[code],
                     "content": {"application/json": {"schema": schema}}}

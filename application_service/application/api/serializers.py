@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
@@ -37,6 +38,28 @@ class InputSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, and nothing else: 0 or 1.5 is not quietly turned into "0" or "1.5"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# At least one character that is not white space (text is trimmed), and no NUL anywhere.
+VISIBLE_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": MESSAGE_TEXT_MAX_LENGTH,
+                      "pattern": VISIBLE_TEXT_PATTERN})
+class MessageTextField(StrictCharField):
+    """Checked without that regular expression (linear time): trimmed, then not blank, no NUL."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MESSAGE_TEXT_MAX_LENGTH, **kwargs)
 
 
 # Errors
@@ -76,9 +99,8 @@ class AuthorSerializer(serializers.Serializer):
 
 
 class TokenObtainSerializer(InputSerializer):
-    username = serializers.CharField(max_length=USERNAME_MAX_LENGTH)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False,
-                                     style={"input_type": "password"})
+    username = StrictCharField(max_length=USERNAME_MAX_LENGTH)
+    password = StrictCharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
 class TokenSerializer(serializers.Serializer):
@@ -98,8 +120,8 @@ class MessageSerializer(serializers.Serializer):
 
 
 class MessageCreateSerializer(InputSerializer):
-    text = serializers.CharField(max_length=MESSAGE_TEXT_MAX_LENGTH,
-                                 help_text=f"Any Unicode text, at most {MESSAGE_TEXT_MAX_LENGTH} characters.")
+    text = MessageTextField(help_text=f"Any Unicode text, at most {MESSAGE_TEXT_MAX_LENGTH} characters "
+                                      f"(trimmed; not only white space; no NUL).")
 
 
 class MessageUpdateSerializer(MessageCreateSerializer):
@@ -107,7 +129,11 @@ class MessageUpdateSerializer(MessageCreateSerializer):
 
 
 class MessageListQuerySerializer(serializers.Serializer):
-    """The query string of the message list: filters, ordering, and the page."""
+    """The query string of the message list: filters, ordering, and the page.
+
+    Give it `request.query_params.dict()`: a plain dict, so that an empty value (`?status=`) is
+    an invalid value, as the schema says, rather than an absent one as in HTML forms.
+    """
 
     author = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX,
                                       help_text="Only messages by this user id.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,9 +25,18 @@ NO_CONTENT = OpenApiResponse(description="Done; no body.")
 
 
 class ApiView(APIView):
-    """No OPTIONS: the schema describes the API (and the Allow header of a 405 stays true)."""
+    """The base of every view here.
+
+    No OPTIONS: the schema describes the API (and the Allow header of a 405 stays true). A method
+    the view does not have is a 405 before authentication, not a 401 that suggests signing in.
+    """
 
     http_method_names = [method for method in APIView.http_method_names if method != "options"]
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        if request.method.upper() not in self.allowed_methods:
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
 
 
 class MessageCollectionApi(ApiView):
@@ -40,7 +49,7 @@ class MessageCollectionApi(ApiView):
         responses={200: serializers.MessagePageSerializer},
     )
     def get(self, request: Request) -> Response:
-        query = serializers.MessageListQuerySerializer(data=request.query_params)
+        query = serializers.MessageListQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         params = query.validated_data
         messages = selectors.message_list(
@@ -81,12 +90,12 @@ class MessageDetailApi(ApiView):
 
     @extend_schema(
         operation_id="messages_update", tags=["messages"],
-        summary="Change a message's text (its author or staff).",
+        summary="Change a message's text (its author or staff); absent fields stay as they are.",
         request=serializers.MessageUpdateSerializer, responses={200: serializers.MessageSerializer},
     )
     def patch(self, request: Request, message_id: int) -> Response:
         message = self.get_message(request, message_id)
-        data = serializers.MessageUpdateSerializer(data=request.data)
+        data = serializers.MessageUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         message = services.message_update(message=message, **data.validated_data)
         return Response(serializers.MessageSerializer(message).data)

@@ -70,6 +70,9 @@ def test_clients_cannot_choose_author_or_status(author, other):
 @pytest.mark.parametrize(("payload", "field", "code"), [
     ({}, "text", "required"),
     ({"text": ""}, "text", "blank"),
+    ({"text": " \t\u3000\n"}, "text", "blank"),
+    ({"text": 0}, "text", "invalid"),
+    ({"text": True}, "text", "invalid"),
     ({"text": None}, "text", "null"),
     ({"text": "x" * (MESSAGE_TEXT_MAX_LENGTH + 1)}, "text", "max_length"),
     ({"text": "nul \x00 byte"}, "text", "null_characters_not_allowed"),
@@ -123,6 +126,15 @@ def test_other_users_may_read_but_not_edit_or_delete(other, message):
         }
     message.refresh_from_db()
     assert message.text == "first words"
+
+
+def test_an_empty_patch_changes_nothing(author, message):
+    before = message.updated_at
+    response = client_for(author).patch(detail(message), {})
+    assert response.status_code == 200
+    assert response.json()["text"] == "first words"
+    message.refresh_from_db()
+    assert message.updated_at == before
 
 
 def test_update_validates_like_create(author, message):
@@ -251,6 +263,7 @@ def test_filters(anonymous, author, other):
 
 
 @pytest.mark.parametrize("params", [
+    {"status": ""}, {"author": ""}, {"cursor": ""},
     {"author": "me"}, {"author": 0}, {"author": 2**63}, {"status": "done"},
     {"created_after": "yesterday"}, {"created_before": "9999-12-31T23:59:59-05:00"},
 ])
