@@ -18,6 +18,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -109,6 +110,11 @@ def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
     if not is_api(request):
         return defaults.page_not_found(request, exception)
     return JsonResponse(error_body("not_found", "No API endpoint or object at this address."), status=404)
+
+
+@csrf_exempt  # a POST to a wrong address is a 404, not a CSRF failure page
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    return page_not_found(request, Http404())
 
 
 def server_error(request: HttpRequest) -> JsonResponse:

@@ -1,9 +1,9 @@
 """/api/: version 1 of the API, its OpenAPI schema and the Swagger UI."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from application.api import views
+from application.api import exceptions, views
 
 v1 = [
     path("messages/", views.MessageCollectionApi.as_view(), name="messages"),
@@ -20,4 +20,6 @@ urlpatterns = [
     path("v1/", include((v1, "v1"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Last: any other address under /api/ is a 404 in the error shape, with DEBUG on too.
+    re_path(r"", exceptions.api_not_found),
 ]

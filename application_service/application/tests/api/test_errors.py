@@ -79,9 +79,12 @@ def test_only_json_is_rendered(anonymous):
     assert anonymous.get(MESSAGES, {"format": "api"}).status_code == 200  # no format override
 
 
-def test_unknown_api_paths_are_404_in_the_shape_and_pages_keep_html(settings, anonymous):
-    settings.DEBUG = False
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_api_paths_are_404_in_the_shape_and_pages_keep_html(settings, anonymous, debug):
+    settings.DEBUG = debug
     assert_error(anonymous.get("/api/v2/messages/"), 404, "not_found")
+    assert_error(anonymous.get("/api/v1/messages/null,null/"), 404, "not_found")
+    assert_error(APIClient(enforce_csrf_checks=True).post("/api/v1/nothing/"), 404, "not_found")
     response = anonymous.get("/no-such-page/")
     assert response.status_code == 404
     assert "text/html" in response["Content-Type"]
