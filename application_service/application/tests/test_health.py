@@ -17,7 +17,7 @@ def test_readyz_names_each_dependency(client):
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "ok" and body["failing"] == []
-    assert set(body["checks"]) == {"database", "cache", "migrations"}
+    assert set(body["checks"]) == {"database", "cache", "broker", "migrations"}
     assert body["checks"]["migrations"]["detail"] == "applied"
 
 
