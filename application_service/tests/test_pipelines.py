@@ -30,7 +30,8 @@ CI_RUN = REPOSITORY / ".ci" / "run"
 INSTALLERS = {"apt-get", "dpkg", "useradd", "groupadd"}  # system packages, the image's user
 SHELL = {"set", "cd", "export", "if", "then", "else", "fi", "[", "test", "echo", "command", "exit",
          "true", "mkdir", "rm", "!", "{", "}", "((", "))", "missing+=", "local"}
-CI_SERVICES = {"pkg-config", "mariadb-admin", "redis-cli", "start-stop-daemon", "redis-server"}  # .ci/run
+# .ci/run: probes and starts of the services and tools CI needs (`docker info` asks for an engine)
+CI_SERVICES = {"pkg-config", "mariadb-admin", "redis-cli", "start-stop-daemon", "redis-server", "docker"}
 OPERATORS = {"&&", "||", ";", "|", "(", ")", "&", ";;"}
 
 
