@@ -126,6 +126,18 @@ def test_login_page_rejects_a_wrong_password(client, alice):
     assert client.get(ME).status_code == 401
 
 
+def test_login_page_attempts_share_the_token_endpoints_budget(settings, client, anonymous, alice):
+    throttle_rates(settings, auth="3/minute")
+    assert anonymous.post(TOKEN, {"username": "alice", "password": "guess"}).status_code == 400
+    for _ in range(2):
+        assert client.post("/accounts/login/", {"username": "alice", "password": "guess"}).status_code == 200
+    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert 'id="login-throttled"' in response.text
+    assert client.get(ME).status_code == 401  # not signed in
+
+
 def test_login_page_needs_its_csrf_token(alice):
     from django.test import Client
 
