@@ -92,6 +92,20 @@ def test_create_reports_each_invalid_field(author, payload, field, code):
     assert not Message.objects.exists()
 
 
+def test_validation_messages_are_for_people(author):
+    response = client_for(author).post(MESSAGES, {"text": "x" * 501, "colour": "red"})
+    assert response.json() == {
+        "code": "validation_error",
+        "message": "The request is not valid.",
+        "fields": {
+            "text": [{"code": "max_length", "message": "Ensure this field has no more than 500 characters."}],
+            "colour": [{"code": "unknown_field", "message": "Unknown field."}],
+        },
+    }
+    response = client_for(author).post(MESSAGES, {})
+    assert response.json()["fields"] == {"text": [{"code": "required", "message": "This field is required."}]}
+
+
 def test_text_of_exactly_the_maximum_length_in_four_byte_characters_is_stored(author):
     text = "🚀" * MESSAGE_TEXT_MAX_LENGTH
     response = client_for(author).post(MESSAGES, {"text": text})
