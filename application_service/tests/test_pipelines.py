@@ -29,7 +29,7 @@ CI_RUN = REPOSITORY / ".ci" / "run"
 # What a pipeline may run besides tasks, and why.
 INSTALLERS = {"apt-get", "dpkg", "useradd", "groupadd"}  # system packages, the image's user
 SHELL = {"set", "cd", "export", "if", "then", "else", "fi", "[", "test", "echo", "command", "exit",
-         "true", "mkdir", "rm", "!", "{", "}", "((", "))", "missing+=", "local"}
+         "true", "mkdir", "rm", "find", "!", "{", "}", "((", "))", "missing+=", "local"}
 # .ci/run: probes and starts of the services and tools CI needs (`docker info` asks for an engine)
 CI_SERVICES = {"pkg-config", "mariadb-admin", "redis-cli", "start-stop-daemon", "redis-server", "docker"}
 OPERATORS = {"&&", "||", ";", "|", "(", ")", "&", ";;"}
@@ -88,9 +88,12 @@ def program(words: list[str]) -> list[str]:
 
 
 def installs_the_lock(words: list[str], name: str) -> bool:
-    """A virtual environment, the hashed lock into it, or .ci/run (itself checked here)."""
+    """A virtual environment, the hashed lock into it (the installers out of the image's), or
+    .ci/run (itself checked here)."""
     if re.match(r"python3?(\.\d+)?$", name) and words[1:3] == ["-m", "venv"]:
         return True
+    if re.match(r"python3?(\.\d+)?$", name) and words[1:4] == ["-m", "pip", "uninstall"]:
+        return set(words[4:]) - {"--yes", "--quiet"} <= {"pip", "setuptools", "wheel"}
     if name == "pip" and "install" in words and "--require-hashes" in words:
         return any(re.match(r"/?.*requirements(-dev)?\.txt$", word) for word in words)
     return words[:2] == ["bash", ".ci/run"]
