@@ -39,14 +39,24 @@ def check_python() -> Finding:
     return Finding("python", ok, version, "" if ok else "install Python 3.11 or newer")
 
 
+# Each human-edited list and its hashed lock: the image's (runtime) and development's.
+LOCKS = (("requirements.in", "requirements.txt"), ("requirements-dev.in", "requirements-dev.txt"))
+
+
+def unlocked_requirements(repository: Path = REPOSITORY) -> list[str]:
+    """'name (lock file)' for each package a .in file declares and its lock lacks."""
+    missing = []
+    for source, lock in LOCKS:
+        declared = requirement_names(repository / source)
+        missing += [f"{name} ({lock})" for name in sorted(declared - requirement_names(repository / lock))]
+    return missing
+
+
 def check_lock() -> Finding:
-    """The lock covers requirements.in, and the virtual environment holds exactly the lock."""
-    declared = requirement_names(REPOSITORY / "requirements.in")
-    locked = requirement_names(REPOSITORY / "requirements.txt")
-    unlocked = sorted(declared - locked)
+    """The locks cover their .in files, and the virtual environment holds exactly the lock."""
+    unlocked = unlocked_requirements()
     if unlocked:
-        return Finding("lock", False, f"not in requirements.txt: {', '.join(unlocked)}",
-                       "run: invoke lock")
+        return Finding("lock", False, f"not locked: {', '.join(unlocked)}", "run: invoke lock")
     import bootstrap
 
     stamp = Path(sys.prefix) / bootstrap.STAMP

@@ -9,6 +9,21 @@ def test_requirement_names_reads_in_and_lock_files(tmp_path):
     assert doctor.requirement_names(path) == {"django", "some-pkg"}
 
 
+def test_unlocked_requirements_names_each_lock_that_lacks_a_declared_package(tmp_path):
+    (tmp_path / "requirements.in").write_text("Django>=5.2\n")
+    (tmp_path / "requirements.txt").write_text("django==5.2 \\\n    --hash=sha256:x\n")
+    (tmp_path / "requirements-dev.in").write_text("-r requirements.in\nboto3>=1.35\nmoto[server]>=5\n")
+    (tmp_path / "requirements-dev.txt").write_text("django==5.2 \\\n    --hash=sha256:x\nmoto==5.1\n")
+    assert doctor.unlocked_requirements(tmp_path) == ["boto3 (requirements-dev.txt)"]
+    (tmp_path / "requirements.in").write_text("Django>=5.2\ngunicorn>=23\n")
+    assert doctor.unlocked_requirements(tmp_path) == ["gunicorn (requirements.txt)",
+                                                      "boto3 (requirements-dev.txt)"]
+
+
+def test_the_repository_locks_cover_their_in_files():
+    assert doctor.unlocked_requirements() == []
+
+
 def test_local_environment_is_healthy_here():
     findings = doctor.examine(resolve("local", {"DATABASE_URL": "sqlite:////tmp/x.db"}))
     assert [f.name for f in findings] == ["python", "lock", "services"]
