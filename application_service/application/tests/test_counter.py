@@ -55,3 +55,13 @@ def test_concurrent_increments_lose_nothing():
     with ThreadPoolExecutor(max_workers=8) as pool:  # first uses race to create the row, too
         values = list(pool.map(work, range(200)))
     assert sorted(values) == list(range(1, 201))
+
+
+def test_admin_lists_and_searches_messages(admin_client, admin_user):
+    from application.models import Message
+
+    Message.objects.create(author=admin_user, text="seen in the admin")
+    Message.objects.create(author=admin_user, text="another one")
+    response = admin_client.get("/admin/application/message/", {"q": "seen in"})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list.values_list("text", flat=True)) == ["seen in the admin"]
