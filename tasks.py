@@ -238,20 +238,26 @@ def celery_beat(c, env=None, loglevel="INFO"):
 
 @task(
     help={
-        "duration": "seconds of load per run (default 10)",
+        "duration": "seconds of load per run (default 5)",
         "connections": "connections wrk keeps open (default 16)",
         "workers": "gunicorn workers of every server (config serve.workers)",
-        "rounds": "runs of each scenario, alternated; the median counts (default 3)",
+        "rounds": "rounds; each runs every scenario beside its baseline, the median counts (default 5)",
+        "jobs": "Celery jobs per batch (default 2000)",
+        "messages": "messages POSTed one by one to time POST to processed (default 200)",
         "database_url": "MySQL URL of the throwaway bench database, dropped and created fresh "
-                        "(default mysql://root@127.0.0.1:3306/little_service_bench)",
+                        "(default mysql://root@127.0.0.1:3306/little_service_bench; _small appended "
+                        "for the small-table one)",
+        "redis_url": "Redis for the cache, throttles and broker (default redis://127.0.0.1:6379/13)",
         "check": "exit non-zero when a scenario misses its target",
     }
 )
-def bench(c, duration=None, connections=None, workers=None, rounds=None, database_url=None, check=False):
-    """Measure the counter page's requests/s against a bare Django baseline."""
+def bench(c, duration=None, connections=None, workers=None, rounds=None, jobs=None, messages=None,
+          database_url=None, redis_url=None, check=False):
+    """Measure the counter page, the API and the jobs against bare Django and Celery baselines."""
     settings = benchmark.with_options(
         benchmark.Settings(workers=int(c.config.serve.workers)), duration=duration,
-        connections=connections, workers=workers, rounds=rounds, database_url=database_url,
+        connections=connections, workers=workers, rounds=rounds, jobs=jobs, messages=messages,
+        database_url=database_url, redis_url=redis_url,
     )
     report = benchmark.measure(c, settings)
     if check and not report["passed"]:

@@ -1,17 +1,23 @@
-"""The bare Django baseline for `invoke bench`: its settings, one URL and one view.
+"""The bare Django baseline for `invoke bench`: its settings, its URLs and views.
 
-It does the counter page's database work and nothing else: no middleware, no installed apps, no
-template, no ORM; one atomic UPDATE and one SELECT on the same application_counter row, through
-the same connection settings (application_service.database.parse) as the project. gunicorn
-serves it as `benchmarks.wsgi:application` (DJANGO_SETTINGS_MODULE=benchmarks.baseline).
+It does the project's database work and nothing else: no middleware, no installed apps, no
+template, no ORM, no serializer, through the same connection settings
+(application_service.database.parse) as the project. The counter page: one atomic UPDATE and
+one SELECT on the same application_counter row. The API's message list and detail: the same
+query as the API (the first page of 20, newest first, with the author's username; one message
+by id) as written SQL, dumped to the same JSON. gunicorn serves it as
+`benchmarks.wsgi:application` (DJANGO_SETTINGS_MODULE=benchmarks.baseline).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from base64 import b64encode
+from urllib.parse import urlencode
 
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 
 from application_service import database
@@ -19,6 +25,12 @@ from application_service import database
 COUNTER = "hello"  # the counter page's row (application.services.HELLO_COUNTER)
 UPDATE = "UPDATE application_counter SET value = value + 1 WHERE name = %s"
 SELECT = "SELECT value FROM application_counter WHERE name = %s"
+MESSAGES = ("SELECT m.id, u.id, u.username, m.text, m.status, m.created_at, m.updated_at "
+            "FROM application_message m INNER JOIN auth_user u ON u.id = m.author_id")
+# The API's default order; one row more than the page, as its cursor pagination reads.
+MESSAGE_PAGE = f"{MESSAGES} ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
+MESSAGE_BY_ID = f"{MESSAGES} WHERE m.id = %s"
+PAGE_SIZE = 20
 
 # Settings: the minimum Django needs to answer one URL from the database.
 DEBUG = False
@@ -53,4 +65,45 @@ def counter(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"<!doctype html><title>baseline</title><p id=\"count\">{value}</p>\n")
 
 
-urlpatterns = [path("", counter)]
+def timestamp(value) -> str:
+    """As the API writes a time: ISO 8601 in UTC with a Z (the column holds UTC)."""
+    return f"{value.isoformat()}Z"
+
+
+def message(row) -> dict:
+    pk, author_id, username, text, status, created_at, updated_at = row
+    return {"id": pk, "author": {"id": author_id, "username": username}, "text": text,
+            "status": status, "created_at": timestamp(created_at), "updated_at": timestamp(updated_at)}
+
+
+def json_response(body: dict) -> HttpResponse:
+    return HttpResponse(json.dumps(body), content_type="application/json")
+
+
+def message_list(request: HttpRequest) -> HttpResponse:
+    """The API's first page of messages, newest first, with a link to the next."""
+    with connection.cursor() as cursor:
+        cursor.execute(MESSAGE_PAGE, [PAGE_SIZE + 1])
+        rows = cursor.fetchall()
+    results = [message(row) for row in rows[:PAGE_SIZE]]
+    following = None
+    if len(rows) > PAGE_SIZE:
+        cursor_value = b64encode(urlencode({"p": results[-1]["created_at"]}).encode()).decode()
+        following = request.build_absolute_uri(f"?{urlencode({'cursor': cursor_value})}")
+    return json_response({"next": following, "previous": None, "results": results})
+
+
+def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    with connection.cursor() as cursor:
+        cursor.execute(MESSAGE_BY_ID, [message_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404
+    return json_response(message(row))
+
+
+urlpatterns = [
+    path("", counter),
+    path("api/v1/messages/", message_list),
+    path("api/v1/messages/<int:message_id>/", message_detail),
+]

@@ -1,0 +1,16 @@
+"""`invoke bench`: the project's pages, API and jobs beside bare baselines, in paired rounds.
+
+    plan.py     what is measured: servers, workers, scenarios, settings, the order of rounds
+    wrk.py      the HTTP load generator: command, run, report parsing
+    servers.py  gunicorn servers and Celery workers: commands, environments, start and stop
+    data.py     the bench databases: created, seeded in bulk by SQL, read, dropped
+    load.py     the HTTP scenarios, each run checked
+    jobs.py     the Celery scenarios: jobs/s of a batch, time from POST to processed
+    report.py   runs, per-round ratios, medians, percentiles, the JSON report and the table
+    runner.py   the whole bench, start to end
+"""
+
+from ops.bench.plan import Settings, with_options
+from ops.bench.runner import REPORT, measure
+
+__all__ = ["REPORT", "Settings", "measure", "with_options"]
