@@ -170,13 +170,19 @@ def wait_for_text(log: Path, text: str, *, timeout: float = 60, process: subproc
 
 
 def eventually(check, *, timeout: float = 60, interval: float = 0.5, message: str = ""):
-    """Call `check` until it returns a truthy value; that value, or an AssertionError on timeout."""
+    """Call `check` until it returns a truthy value; that value, or an AssertionError on timeout.
+
+    A connection error counts as "not yet" (a server still starting refuses connections)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
+        try:
+            last = check()
+        except OSError as error:
+            last = error
+        else:
+            if last:
+                return last
         time.sleep(interval)
     raise AssertionError(f"not within {timeout}s: {message} (last: {last!r})")
 
