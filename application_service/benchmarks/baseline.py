@@ -25,9 +25,10 @@ from application_service import database
 COUNTER = "hello"  # the counter page's row (application.services.HELLO_COUNTER)
 UPDATE = "UPDATE application_counter SET value = value + 1 WHERE name = %s"
 SELECT = "SELECT value FROM application_counter WHERE name = %s"
-MESSAGES = ("SELECT m.id, u.id, u.username, m.text, m.status, m.created_at, m.updated_at "
+# The API's statements: its query for the first page (the default order, one row more than the
+# page, as cursor pagination reads, with the authors joined), and for one message by id.
+MESSAGES = ("SELECT m.id, m.author_id, m.text, m.status, m.created_at, m.updated_at, u.username "
             "FROM application_message m INNER JOIN auth_user u ON u.id = m.author_id")
-# The API's default order; one row more than the page, as its cursor pagination reads.
 MESSAGE_PAGE = f"{MESSAGES} ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
 MESSAGE_BY_ID = f"{MESSAGES} WHERE m.id = %s"
 PAGE_SIZE = 20
@@ -71,7 +72,7 @@ def timestamp(value) -> str:
 
 
 def message(row) -> dict:
-    pk, author_id, username, text, status, created_at, updated_at = row
+    pk, author_id, text, status, created_at, updated_at, username = row
     return {"id": pk, "author": {"id": author_id, "username": username}, "text": text,
             "status": status, "created_at": timestamp(created_at), "updated_at": timestamp(updated_at)}
 
