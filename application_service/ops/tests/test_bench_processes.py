@@ -177,3 +177,13 @@ def test_a_worker_that_never_reports_ready_is_a_message(tmp_path):
     process.wait()
     with pytest.raises(UserError, match="did not report ready"):
         servers.wait_until_consuming(servers.Running("w", process, log), timeout=1)
+
+
+def test_drain_waits_about_a_p99_latency_and_at_most_the_cap(monkeypatch):
+    waited = []
+    monkeypatch.setattr(load.time, "sleep", waited.append)
+    load.drain(WrkResult(requests=1, seconds=1.0, requests_per_second=1.0,
+                         latency_ms={50: 10.0, 99: 1800.0}, error_responses=0))
+    load.drain(WrkResult(requests=1, seconds=1.0, requests_per_second=1.0,
+                         latency_ms={50: 10.0, 99: 60_000.0}, error_responses=0))
+    assert waited == [1.8, load.DRAIN_MAX_SECONDS]
