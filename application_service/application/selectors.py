@@ -23,8 +23,13 @@ def counter_value(*, name: str = HELLO_COUNTER) -> int:
 def message_list(*, author_id: int | None = None, status: str | None = None,
                  created_after: datetime | None = None, created_before: datetime | None = None,
                  ordering: str = "-created_at") -> QuerySet[Message]:
-    """Messages with their authors (one query for a page, however long the table)."""
-    messages = Message.objects.select_related("author")
+    """Messages with their authors: two queries for a page, however long the table.
+
+    The authors come in a second query (prefetch) rather than a join: joined, MariaDB drives
+    the query from the users table and sorts every message in a temporary table (about 100 ms
+    at 100,000 rows); alone, the page is read from the (created_at, id) index in order.
+    """
+    messages = Message.objects.prefetch_related("author")
     if author_id is not None:
         messages = messages.filter(author_id=author_id)
     if status is not None:
