@@ -42,4 +42,7 @@ def message_list(*, author_id: int | None = None, status: str | None = None,
 
 
 def message_get(*, message_id: int) -> Message | None:
-    return Message.objects.select_related("author").filter(pk=message_id).first()
+    try:  # get(), not first(): first() would sort by the model's ordering to pick one row
+        return Message.objects.select_related("author").get(pk=message_id)
+    except Message.DoesNotExist:
+        return None

@@ -33,15 +33,30 @@ class WindowThrottle(SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_ends = (window + 1) * self.duration
-        key = f"{self.key}:{window}"
-        self.cache.add(key, 0, timeout=self.duration + 1)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # the key expired between add and incr: this is the window's first
-            self.cache.add(key, 1, timeout=self.duration + 1)
-            count = 1
-        # None: the cache is down (django-redis IGNORE_EXCEPTIONS); fail open, as the cache does.
+        count = self.count(f"{self.key}:{window}", timeout=self.duration + 1)
+        # None: the cache is down; fail open, as the cache does (django-redis IGNORE_EXCEPTIONS).
         return count is None or count <= self.num_requests
+
+    def count(self, key: str, *, timeout: int) -> int | None:
+        """Add one to the window's count and return it (None when the cache is down)."""
+        redis_client = getattr(getattr(self.cache, "client", None), "get_client", None)
+        if redis_client is not None:
+            # Redis: INCR and EXPIRE in one round trip (the throttle runs on every request).
+            from redis.exceptions import RedisError
+
+            try:
+                with redis_client(write=True).pipeline(transaction=False) as pipe:
+                    full_key = self.cache.make_and_validate_key(key)
+                    count, _ = pipe.incr(full_key).expire(full_key, timeout).execute()
+            except RedisError:
+                return None
+            return count
+        self.cache.add(key, 0, timeout=timeout)
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # the key expired between add and incr: this is the window's first
+            self.cache.add(key, 1, timeout=timeout)
+            return 1
 
     def wait(self) -> float:
         return max(1, math.ceil(self.window_ends - self.now))
