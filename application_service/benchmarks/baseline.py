@@ -25,11 +25,14 @@ from application_service import database
 COUNTER = "hello"  # the counter page's row (application.services.HELLO_COUNTER)
 UPDATE = "UPDATE application_counter SET value = value + 1 WHERE name = %s"
 SELECT = "SELECT value FROM application_counter WHERE name = %s"
-# The API's statements: its query for the first page (the default order, one row more than the
-# page, as cursor pagination reads, with the authors joined), and for one message by id.
+# The API's statements: for the first page, the messages in the default order (one row more
+# than the page, as cursor pagination reads) and then their authors; one message by id with its
+# author joined.
 MESSAGES = ("SELECT m.id, m.author_id, m.text, m.status, m.created_at, m.updated_at, u.username "
             "FROM application_message m INNER JOIN auth_user u ON u.id = m.author_id")
-MESSAGE_PAGE = f"{MESSAGES} ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
+MESSAGE_PAGE = ("SELECT id, author_id, text, status, created_at, updated_at FROM application_message "
+                "ORDER BY created_at DESC, id DESC LIMIT %s")
+AUTHORS = "SELECT id, username FROM auth_user WHERE id IN ({})"
 MESSAGE_BY_ID = f"{MESSAGES} WHERE m.id = %s"
 PAGE_SIZE = 20
 
@@ -86,7 +89,12 @@ def message_list(request: HttpRequest) -> HttpResponse:
     with connection.cursor() as cursor:
         cursor.execute(MESSAGE_PAGE, [PAGE_SIZE + 1])
         rows = cursor.fetchall()
-    results = [message(row) for row in rows[:PAGE_SIZE]]
+        author_ids = sorted({row[1] for row in rows[:PAGE_SIZE]})
+        usernames = {}
+        if author_ids:
+            cursor.execute(AUTHORS.format(", ".join(["%s"] * len(author_ids))), author_ids)
+            usernames = dict(cursor.fetchall())
+    results = [message((*row, usernames[row[1]])) for row in rows[:PAGE_SIZE]]
     following = None
     if len(rows) > PAGE_SIZE:
         cursor_value = b64encode(urlencode({"p": results[-1]["created_at"]}).encode()).decode()

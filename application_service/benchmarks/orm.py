@@ -1,17 +1,20 @@
-"""The baseline plus the project's ORM service: bare Django calling application.services.
+"""The baseline plus the project's ORM: bare Django calling application's services and selectors.
 
-Between the bare baseline (raw SQL) and the project's page (middleware, template), it tells
-`invoke bench` how much of the gap is the ORM and how much the middleware stack and template.
+Between the bare baseline (raw SQL) and the project's page or API (middleware, template, DRF),
+it tells `invoke bench` how much of the gap is the ORM and how much the rest.
 Served as `benchmarks.wsgi:application` with DJANGO_SETTINGS_MODULE=benchmarks.orm.
 """
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 
 from application_service.environments import base as project
 from benchmarks.baseline import *  # noqa: F403 (the baseline's settings, changed below)
+from benchmarks.baseline import PAGE_SIZE, json_response, timestamp
 
 INSTALLED_APPS = project.INSTALLED_APPS  # the project's models need their apps; no middleware
 ROOT_URLCONF = __name__
@@ -25,4 +28,36 @@ def counter(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"<!doctype html><title>baseline</title><p id=\"count\">{value}</p>\n")
 
 
-urlpatterns = [path("", counter)]
+def as_dict(message) -> dict:
+    return {"id": message.pk, "author": {"id": message.author_id, "username": message.author.username},
+            "text": message.text, "status": message.status,
+            "created_at": timestamp(message.created_at), "updated_at": timestamp(message.updated_at)}
+
+
+def message_list(request: HttpRequest) -> HttpResponse:
+    """The API's first page through the project's selector (the same two queries), no DRF."""
+    from application.selectors import message_list as select
+
+    page = list(select()[:PAGE_SIZE + 1])
+    results = [as_dict(message) for message in page[:PAGE_SIZE]]
+    following = None
+    if len(page) > PAGE_SIZE:
+        following = request.build_absolute_uri(f"?{urlencode({'after': results[-1]['id']})}")
+    return json_response({"next": following, "previous": None, "results": results})
+
+
+def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    """One message through the project's selector, no DRF."""
+    from application.selectors import message_get
+
+    message = message_get(message_id=message_id)
+    if message is None:
+        raise Http404
+    return json_response(as_dict(message))
+
+
+urlpatterns = [
+    path("", counter),
+    path("api/v1/messages/", message_list),
+    path("api/v1/messages/<int:message_id>/", message_detail),
+]

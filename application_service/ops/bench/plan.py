@@ -86,8 +86,10 @@ SCENARIOS: list[Scenario] = [
     Scenario("django orm", BASELINE_ORM, "/", counter="hello", compare_to="bare django"),
     Scenario("api list", PROJECT, LIST, compare_to="bare json list", target=0.7),
     Scenario("bare json list", BASELINE, LIST),
+    Scenario("orm json list", BASELINE_ORM, LIST, compare_to="bare json list"),
     Scenario("api detail", PROJECT, DETAIL, compare_to="bare json detail", target=0.7),
     Scenario("bare json detail", BASELINE, DETAIL),
+    Scenario("orm json detail", BASELINE_ORM, DETAIL, compare_to="bare json detail"),
     # Latency at one connection (the time of one request, not of a queue), 100 vs 100,000 rows.
     Scenario("api list of 100 rows", PROJECT_SMALL, LIST, metric=LATENCY, connections=1),
     Scenario("api list of 100,000 rows", PROJECT, LIST, metric=LATENCY, connections=1,
