@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
+import signal
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -19,3 +23,18 @@ def run_together(processes: Mapping[str, Sequence[str]], environment: Environmen
         manager.add_process(name, shlex.join(argv), env=environment.variables)
     manager.loop()
     return manager.returncode or 0
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a process started in a session of its own, with its children: SIGTERM to the group,
+    then SIGKILL if it has not ended within `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from application_service.environment import truthy
+from ops.processes import stop
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -113,19 +114,6 @@ def serving(env: dict[str, str], tmp_path: Path, *, workers: int = 2,
         yield server
     finally:
         stop(process)
-
-
-def stop(process: subprocess.Popen, timeout: float = 15) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=timeout)
 
 
 def http_json(method: str, url: str, body=None, *, token: str = "", timeout: float = 30) -> Response:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -23,6 +21,7 @@ from ops import commands
 from ops.bench.plan import PROJECT_APP, PROJECT_CELERY_APP, Server, Settings, Worker
 from ops.environments import REPORTS_DIR, REPOSITORY, Environment, resolve
 from ops.errors import UserError
+from ops.processes import stop
 
 LOGS = REPORTS_DIR / "bench"
 # TLS ends at the load balancer, which says so; without it production redirects to https.
@@ -118,19 +117,6 @@ def start_server(server: Server, environment: Environment, settings: Settings) -
 def start_worker(worker: Worker, environment: Environment, settings: Settings, run_id: str) -> Running:
     return launch(worker.name, worker_command(worker, concurrency=settings.concurrency),
                   worker_environment(environment, worker, run_id))
-
-
-def stop(process: subprocess.Popen, timeout: float = 15) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=timeout)
 
 
 @contextlib.contextmanager
