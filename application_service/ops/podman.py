@@ -85,7 +85,8 @@ def responds(docker_host: str) -> bool:
 
 
 def debootstrap_argv(target: Path, suite: str = DEBIAN_SUITE) -> list[str]:
-    return ["debootstrap", "--variant=minbase", suite, str(target), "http://deb.debian.org/debian"]
+    """With debootstrap's default mirror for the suite."""
+    return ["debootstrap", "--variant=minbase", suite, str(target)]
 
 
 def debian_rootfs(cache: Path = CACHE, suite: str = DEBIAN_SUITE) -> Path:
