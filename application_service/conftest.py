@@ -36,12 +36,7 @@ def redis_server_url() -> str:
 
 
 def mysql_admin_connection(server_url: str):
-    import MySQLdb
-
-    config = database.parse(server_url + "unused")
-    return MySQLdb.connect(host=config["HOST"] or "127.0.0.1", port=int(config["PORT"] or 3306),
-                           user=config["USER"] or "root", passwd=config["PASSWORD"] or "",
-                           connect_timeout=3, autocommit=True)
+    return database.connect(database.parse(server_url + "unused"), timeout=3, autocommit=True)
 
 
 @pytest.fixture(scope="session")

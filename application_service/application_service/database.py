@@ -56,3 +56,21 @@ def parse(url: str, *, conn_max_age: int = 60, connect_timeout: int = 5) -> dict
         }
         config["TEST"] = {"CHARSET": CHARSET, "COLLATION": COLLATION}
     return config
+
+
+def address(config: dict) -> tuple[str, int]:
+    """The (host, port) of a MySQL DATABASES entry, with MySQL's defaults filled in."""
+    return config["HOST"] or "127.0.0.1", int(config["PORT"] or 3306)
+
+
+def connect(config: dict, *, with_name: bool = False, timeout: float = 5, **options):
+    """A MySQLdb connection to the server of a DATABASES entry (to its database with `with_name`),
+    for work outside Django: probes, creating databases, tests and the bench."""
+    import MySQLdb
+
+    host, port = address(config)
+    if with_name and config["NAME"]:
+        options["database"] = config["NAME"]
+    return MySQLdb.connect(host=host, port=port, user=config["USER"] or "root",
+                           passwd=config["PASSWORD"] or "", connect_timeout=max(1, int(timeout)),
+                           **options)

@@ -25,10 +25,7 @@ def create(environment: Environment) -> str:
         raise UserError("The MySQL driver (mysqlclient) is not installed: install "
                         "libmariadb-dev and pkg-config, then run python3 bootstrap.py again.") from None
     try:
-        connection = MySQLdb.connect(
-            host=config["HOST"] or "127.0.0.1", port=int(config["PORT"] or 3306),
-            user=config["USER"] or "root", passwd=config["PASSWORD"] or "", connect_timeout=5,
-        )
+        connection = database.connect(config)
     except MySQLdb.Error as exc:
         raise UserError(f"Cannot connect to MySQL at {database.redact(environment.database_url)}: "
                         f"{exc}. Start it or fix DATABASE_URL (invoke wait-for waits for it).") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import sys
 import time
@@ -31,18 +32,11 @@ def database_config(environment: Environment) -> dict:
 
 
 def probe_mysql(config: dict, timeout: float = 2.0) -> None:
-    try:
-        import MySQLdb
-    except ImportError:  # the driver is optional locally; a TCP accept is the next best proof
-        with socket.create_connection((config["HOST"] or "127.0.0.1", int(config["PORT"] or 3306)),
-                                      timeout=timeout):
+    if importlib.util.find_spec("MySQLdb") is None:
+        # The driver is optional locally; a TCP accept is the next best proof.
+        with socket.create_connection(database.address(config), timeout=timeout):
             return
-    connection = MySQLdb.connect(
-        host=config["HOST"] or "127.0.0.1", port=int(config["PORT"] or 3306),
-        user=config["USER"] or "root", passwd=config["PASSWORD"] or "",
-        connect_timeout=max(1, int(timeout)),
-    )
-    connection.close()
+    database.connect(config, timeout=timeout).close()
 
 
 def probe_redis(url: str, timeout: float = 2.0) -> None:

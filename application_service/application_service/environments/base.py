@@ -232,6 +232,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
                                     "interval_max": 0.5}
+# Separates the queues of several services (or test runs) sharing one Redis.
+CELERY_KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
 if REDIS_URL:
     # The broker may live apart from the cache (CELERY_BROKER_URL); by default both use REDIS_URL.
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
@@ -244,11 +246,10 @@ if REDIS_URL:
         "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
         "socket_timeout": CELERY_BROKER_TIMEOUT,
         "socket_connect_timeout": CELERY_BROKER_TIMEOUT,
-        # Separates the queues of several services (or test runs) sharing one Redis.
-        "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
+        "global_keyprefix": CELERY_KEY_PREFIX,
     }
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
-        "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
+        "global_keyprefix": CELERY_KEY_PREFIX,
     }
     CELERY_REDIS_SOCKET_TIMEOUT = CELERY_BROKER_TIMEOUT
     CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_TIMEOUT
@@ -256,7 +257,7 @@ if REDIS_URL:
     # One beat across every host: RedBeat keeps the schedule in Redis behind a lock.
     CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
     CELERY_REDBEAT_REDIS_URL = REDIS_URL
-    CELERY_REDBEAT_KEY_PREFIX = f"{os.environ.get('CELERY_KEY_PREFIX', '')}redbeat"
+    CELERY_REDBEAT_KEY_PREFIX = f"{CELERY_KEY_PREFIX}redbeat"
     CELERY_REDBEAT_LOCK_TIMEOUT = env_int("CELERY_BEAT_LOCK_TIMEOUT", 30)
 else:
     CELERY_BROKER_URL = "filesystem://"

@@ -21,13 +21,7 @@ DIGITS = " UNION ALL ".join(f"SELECT {digit} AS d" for digit in range(10))
 
 
 def connect(config: dict):
-    import MySQLdb
-
-    database_name = {"database": config["NAME"]} if config["NAME"] else {}
-    return MySQLdb.connect(host=config["HOST"] or "127.0.0.1", port=int(config["PORT"] or 3306),
-                           user=config["USER"] or "root", passwd=config["PASSWORD"] or "",
-                           connect_timeout=5, autocommit=True, charset=database.CHARSET,
-                           **database_name)
+    return database.connect(config, with_name=True, autocommit=True, charset=database.CHARSET)
 
 
 def drop_database(config: dict) -> None:
