@@ -221,11 +221,10 @@ def lock(c):
 def celery_worker(c, env=None, concurrency=None, queues="", beat=False, loglevel="INFO"):
     """Run a Celery worker."""
     environment = django_environment(env)
-    argv = commands.celery_worker(concurrency=int(concurrency) if concurrency else None,
-                                  queues=queues, beat=beat, loglevel=loglevel)
-    if beat and environment.embedded_broker_dir:
-        argv += ["--schedule", f"{environment.embedded_broker_dir}/beat-schedule"]
-    replace_process(argv, environment)
+    replace_process(commands.celery_worker(
+        concurrency=int(concurrency) if concurrency else None, queues=queues, beat=beat,
+        loglevel=loglevel, schedule_dir=environment.embedded_broker_dir,
+    ), environment)
 
 
 @task(name="beat", help={"env": ENV_HELP, "loglevel": "DEBUG, INFO, WARNING or ERROR"})

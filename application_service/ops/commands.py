@@ -111,7 +111,9 @@ CELERY_APP = "application_service.celery"
 
 
 def celery_worker(*, concurrency: int | None = None, queues: str = "", beat: bool = False,
-                  loglevel: str = "INFO") -> list[str]:
+                  loglevel: str = "INFO", schedule_dir: str = "") -> list[str]:
+    """A worker; with `beat` it runs the scheduler too (its schedule file in `schedule_dir` on
+    the embedded broker; with Redis, RedBeat keeps the schedule there)."""
     argv = [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR), "worker",
             "--loglevel", loglevel]
     if concurrency:
@@ -120,6 +122,8 @@ def celery_worker(*, concurrency: int | None = None, queues: str = "", beat: boo
         argv += ["--queues", queues]
     if beat:
         argv += ["--beat"]
+        if schedule_dir:
+            argv += ["--schedule", f"{schedule_dir}/beat-schedule"]
     return argv
 
 

@@ -48,6 +48,9 @@ def test_celery_worker_and_beat_commands():
     assert worker[4] == "application_service.celery"
     assert worker[7:] == ["worker", "--loglevel", "INFO", "--concurrency", "2", "--queues",
                           "default,slow", "--beat"]
+    assert commands.celery_worker(beat=True, schedule_dir="/var/x")[-3:] == [
+        "--beat", "--schedule", "/var/x/beat-schedule"]
+    assert commands.celery_worker(schedule_dir="/var/x")[-2:] == ["--loglevel", "INFO"]  # no beat
     beat = commands.celery_beat(schedule_dir="/var/x")
     assert beat[7:] == ["beat", "--loglevel", "INFO", "--schedule", "/var/x/beat-schedule",
                         "--pidfile", "/var/x/beat.pid"]
