@@ -57,17 +57,16 @@ class Response:
 
 
 def http_get(url: str, *, headers: dict[str, str] | None = None, timeout: float = 10) -> Response:
-    request = urllib.request.Request(url, headers=headers or {})
+    return send(urllib.request.Request(url, headers=headers or {}), timeout)
+
+
+def send(request: urllib.request.Request, timeout: float) -> Response:
+    """The response, whatever its status (urllib raises for 4xx and 5xx)."""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return Response(response.status, response.read().decode(), dict(response.headers))
     except urllib.error.HTTPError as error:
         return Response(error.code, error.read().decode(), dict(error.headers))
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
 
 
 @dataclass
@@ -125,12 +124,7 @@ def http_json(method: str, url: str, body=None, *, token: str = "", timeout: flo
         headers["Content-Type"] = "application/json"
     if token:
         headers["Authorization"] = f"Token {token}"
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Response(response.status, response.read().decode(), dict(response.headers))
-    except urllib.error.HTTPError as error:
-        return Response(error.code, error.read().decode(), dict(error.headers))
+    return send(urllib.request.Request(url, data=data, headers=headers, method=method), timeout)
 
 
 def start_invoke(arguments: Sequence[str], env: dict[str, str], log: Path) -> subprocess.Popen:
