@@ -41,16 +41,20 @@ class WindowThrottle(SimpleRateThrottle):
         """Add one to the window's count and return it (None when the cache is down)."""
         redis_client = getattr(getattr(self.cache, "client", None), "get_client", None)
         if redis_client is not None:
-            # Redis: INCR and EXPIRE in one round trip (the throttle runs on every request).
+            # Redis: one INCR per request (the throttle runs on every one); the window's first
+            # also sets its expiry. (A script or MULTI would make the pair atomic, at a third more
+            # time per request; a process dying between the two leaves one stale window's key.)
             from redis.exceptions import RedisError
 
+            full_key = self.cache.make_and_validate_key(key)
             try:
-                with redis_client(write=True).pipeline(transaction=False) as pipe:
-                    full_key = self.cache.make_and_validate_key(key)
-                    count, _ = pipe.incr(full_key).expire(full_key, timeout).execute()
+                client = redis_client(write=True)
+                count = client.incr(full_key)
+                if count == 1:
+                    client.expire(full_key, timeout)
+                return count
             except RedisError:
                 return None
-            return count
         self.cache.add(key, 0, timeout=timeout)
         try:
             return self.cache.incr(key)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import uuid
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -91,3 +94,31 @@ def test_a_bad_rate_stops_the_service_at_startup(monkeypatch, rate):
     monkeypatch.setenv("THROTTLE_ANON_RATE", rate)
     with pytest.raises(ConfigurationError, match="THROTTLE_ANON_RATE"):
         env_rate("THROTTLE_ANON_RATE", "1/s")
+
+
+def redis_cache(settings, location: str) -> None:
+    """The default cache on the Redis at `location`, as ci and production configure it."""
+    settings.CACHES = {"default": {
+        "BACKEND": "django_redis.cache.RedisCache", "LOCATION": location,
+        "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
+    }}
+
+
+def test_a_redis_window_count_expires_with_its_window(settings, anonymous, redis_url):
+    redis_cache(settings, redis_url)
+    throttle_rates(settings, anon="3/hour")
+    assert statuses(anonymous, 4) == [200, 200, 200, 429]
+    [key] = cache_keys()
+    client = cache.client.get_client()
+    assert client.get(key) == b"4"
+    assert 0 < client.ttl(key) <= 3601  # a count never outlives its window (plus a second)
+
+
+def test_an_unreachable_redis_lets_requests_through(settings, anonymous):
+    """Fail open, as the cache does: an outage of the throttle's store is not an API outage."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        redis_cache(settings, f"redis://127.0.0.1:{closed.getsockname()[1]}/0")
+        throttle_rates(settings, anon="1/hour")
+        assert statuses(anonymous, 3) == [200, 200, 200]
