@@ -185,6 +185,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_PARSER_CLASSES": ["application.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "application.api.negotiation.ContentNegotiation",
     "DEFAULT_METADATA_CLASS": None,  # OPTIONS answers 405 instead of describing the endpoint
     "URL_FORMAT_OVERRIDE": None,
     "EXCEPTION_HANDLER": "application.api.exceptions.exception_handler",
