@@ -5,6 +5,7 @@ Inputs reject fields they do not know (a typo is reported, not silently dropped)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -166,6 +167,25 @@ class MessageListQuerySerializer(serializers.Serializer):
                                    help_text="Opaque: follow the next and previous links.")
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE,
                                          help_text=f"Items per page, 20 by default, {MAX_PAGE_SIZE} at most.")
+
+
+def message_list_query(query: Mapping[str, str]) -> dict:
+    """The message list's validated query string; a ValidationError (the 400) when it is not valid.
+
+    Most lists are asked for with no query string: its answer, the defaults, is validated once.
+    """
+    return validated_list_query(query) if query else dict(default_list_query())
+
+
+def validated_list_query(query: Mapping[str, str]) -> dict:
+    serializer = MessageListQuerySerializer(data=query)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@functools.cache
+def default_list_query() -> dict:
+    return validated_list_query({})
 
 
 class MessagePageSerializer(serializers.Serializer):

@@ -49,9 +49,7 @@ class MessageCollectionApi(ApiView):
         responses={200: serializers.MessagePageSerializer},
     )
     def get(self, request: Request) -> Response:
-        query = serializers.MessageListQuerySerializer(data=request.query_params.dict())
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = serializers.message_list_query(request.query_params.dict())
         messages = selectors.message_list(
             author_id=params.get("author"), status=params.get("status"),
             created_after=params.get("created_after"), created_before=params.get("created_before"),
