@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import math
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 
 class WindowThrottle(SimpleRateThrottle):
     """At most num_requests per duration, counted per fixed window of that duration."""
+
+    def __init__(self) -> None:
+        """Nothing to read yet: allow_request reads the rate of each request."""
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
@@ -39,14 +43,16 @@ class WindowThrottle(SimpleRateThrottle):
 
     def count(self, key: str, *, timeout: int) -> int | None:
         """Add one to the window's count and return it (None when the cache is down)."""
-        redis_client = getattr(getattr(self.cache, "client", None), "get_client", None)
+        cache = caches[DEFAULT_CACHE_ALIAS]  # the throttle's, as the settings say now
+        redis_client = getattr(getattr(cache, "client", None), "get_client", None)
         if redis_client is not None:
             # Redis: one INCR per request (the throttle runs on every one); the window's first
             # also sets its expiry. (A script or MULTI would make the pair atomic, at a third more
             # time per request; a process dying between the two leaves one stale window's key.)
+            # The key is the cache's, unchecked for memcached's limits: it is ours, and short.
             from redis.exceptions import RedisError
 
-            full_key = self.cache.make_and_validate_key(key)
+            full_key = cache.make_key(key)
             try:
                 client = redis_client(write=True)
                 count = client.incr(full_key)
@@ -55,11 +61,11 @@ class WindowThrottle(SimpleRateThrottle):
                 return count
             except RedisError:
                 return None
-        self.cache.add(key, 0, timeout=timeout)
+        cache.add(key, 0, timeout=timeout)
         try:
-            return self.cache.incr(key)
+            return cache.incr(key)
         except ValueError:  # the key expired between add and incr: this is the window's first
-            self.cache.add(key, 1, timeout=timeout)
+            cache.add(key, 1, timeout=timeout)
             return 1
 
     def wait(self) -> float:
