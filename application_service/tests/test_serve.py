@@ -131,3 +131,14 @@ def test_lint_passes_including_check_deploy_under_production():
     result = invoke("lint", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize("module", ["application_service.wsgi", "benchmarks.wsgi"])
+def test_the_wsgi_entry_points_freeze_what_loading_made(module, tmp_path):
+    """The garbage collector then leaves the loaded modules alone in every request's collections."""
+    probe = f"import gc, {module}; print(gc.get_freeze_count())"
+    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "local", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPOSITORY / "application_service",
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 10_000  # Django's and the project's objects, not a handful
