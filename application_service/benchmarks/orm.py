@@ -7,6 +7,7 @@ Served as `benchmarks.wsgi:application` with DJANGO_SETTINGS_MODULE=benchmarks.o
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -28,10 +29,16 @@ def counter(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"<!doctype html><title>baseline</title><p id=\"count\">{value}</p>\n")
 
 
+def aware_timestamp(value: datetime) -> str:
+    """The ORM's aware time as the API writes it (ISO 8601 in UTC with a Z)."""
+    return timestamp(value.astimezone(UTC).replace(tzinfo=None))
+
+
 def as_dict(message) -> dict:
     return {"id": message.pk, "author": {"id": message.author_id, "username": message.author.username},
             "text": message.text, "status": message.status,
-            "created_at": timestamp(message.created_at), "updated_at": timestamp(message.updated_at)}
+            "created_at": aware_timestamp(message.created_at),
+            "updated_at": aware_timestamp(message.updated_at)}
 
 
 def message_list(request: HttpRequest) -> HttpResponse:

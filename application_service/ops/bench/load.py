@@ -2,7 +2,7 @@
 
 Each run proves its work: wrk saw no error answer, and where the scenario raises a counter, the
 counter row advanced by the requests wrk counted (a redirect or an error page would not raise
-it). Before the first round the API and the bare JSON views must give the same answers, so the
+it). Before the first round the API and every JSON reference must give the same answers, so the
 two sides of a ratio do the same query.
 """
 
@@ -69,7 +69,7 @@ def answers_differ(project: bytes, baseline: bytes, page_size: int | None) -> st
     if page_size is not None and len(ours) != page_size:
         return f"the API's page holds {len(ours)} messages, not {page_size}"
     if ours != theirs:
-        return f"the API answered {ours[:1]}... but the baseline {theirs[:1]}..."
+        return f"the API answered {ours[:1]}... but the reference {theirs[:1]}..."
     return None
 
 
@@ -81,7 +81,7 @@ def check_same_answers(project: Running, baseline: Running, detail_id: int, page
         problem = (f"statuses {statuses}" if statuses != [200, 200]
                    else answers_differ(answers[0][1], answers[1][1], size))
         if problem:
-            raise UserError(f"GET {path}: the API and the bare JSON view must answer the same "
+            raise UserError(f"GET {path}: the API and the {baseline.name} JSON view must answer the same "
                             f"messages, but {problem}")
 
 

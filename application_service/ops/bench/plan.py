@@ -37,6 +37,7 @@ PROJECT = Server("project", PROJECT_APP, None)
 PROJECT_SMALL = Server("project-small-table", PROJECT_APP, None, small=True)
 BASELINE = Server("baseline", "benchmarks.wsgi:application", "benchmarks.baseline")
 BASELINE_ORM = Server("baseline-orm", "benchmarks.wsgi:application", "benchmarks.orm")
+DJANGO_JSON = Server("django-json", "benchmarks.wsgi:application", "benchmarks.django_json")
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,17 @@ SCENARIOS: list[Scenario] = [
     Scenario("counter page", PROJECT, "/", counter="hello", compare_to="bare django", target=0.9),
     Scenario("bare django", BASELINE, "/", counter="hello"),
     Scenario("django orm", BASELINE_ORM, "/", counter="hello", compare_to="bare django"),
-    Scenario("api list", PROJECT, LIST, compare_to="bare json list", target=0.7),
-    Scenario("bare json list", BASELINE, LIST),
+    # The API against the same pages as plain Django views in the project (its settings,
+    # middleware and selectors, no DRF): what DRF and the API's patterns cost.
+    Scenario("api list", PROJECT, LIST, compare_to="django json list", target=0.7),
+    Scenario("django json list", DJANGO_JSON, LIST),
+    Scenario("api detail", PROJECT, DETAIL, compare_to="django json detail", target=0.7),
+    Scenario("django json detail", DJANGO_JSON, DETAIL),
+    # Below the project: the ORM's cost (its selectors, no middleware) over written SQL.
     Scenario("orm json list", BASELINE_ORM, LIST, compare_to="bare json list"),
-    Scenario("api detail", PROJECT, DETAIL, compare_to="bare json detail", target=0.7),
-    Scenario("bare json detail", BASELINE, DETAIL),
+    Scenario("bare json list", BASELINE, LIST),
     Scenario("orm json detail", BASELINE_ORM, DETAIL, compare_to="bare json detail"),
+    Scenario("bare json detail", BASELINE, DETAIL),
     # Latency at one connection (the time of one request, not of a queue), 100 vs 100,000 rows.
     Scenario("api list of 100 rows", PROJECT_SMALL, LIST, metric=LATENCY, connections=1),
     Scenario("api list of 100,000 rows", PROJECT, LIST, metric=LATENCY, connections=1,

@@ -14,6 +14,8 @@ from ops import commands, db
 from ops.bench import data, jobs, load, servers
 from ops.bench.plan import (
     BASELINE,
+    BASELINE_ORM,
+    DJANGO_JSON,
     JOB_SCENARIOS,
     PROJECT,
     PROJECT_WORKER,
@@ -108,8 +110,9 @@ def measure(c, settings: Settings, scenarios: Sequence[Scenario] = tuple(SCENARI
                 data.connect(database.parse(settings.database_url))) as connection:
             start_all(started, environment, settings, run_id, scenarios, job_scenarios, detail_id, out)
             names = {s.server.name for s in scenarios}
-            if {PROJECT.name, BASELINE.name} <= names:
-                load.check_same_answers(started[PROJECT.name], started[BASELINE.name], detail_id, 20)
+            for reference in (DJANGO_JSON, BASELINE_ORM, BASELINE):
+                if {PROJECT.name, reference.name} <= names:
+                    load.check_same_answers(started[PROJECT.name], started[reference.name], detail_id, 20)
             if scenarios:
                 http_runs = load.measure_http(wrk, started, scenarios, settings, connection, detail_id, out)
             if job_scenarios:

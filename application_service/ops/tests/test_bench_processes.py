@@ -149,7 +149,7 @@ def test_answers_differ_compares_the_messages_of_both_sides():
     assert load.answers_differ(page, page, 2) is None
     assert load.answers_differ(json.dumps(message(5)).encode(), json.dumps(message(5)).encode(), None) is None
     other = json.dumps({"results": [message(2), message(3)]}).encode()
-    assert "baseline" in load.answers_differ(page, other, 2)
+    assert "but the reference" in load.answers_differ(page, other, 2)
     assert "holds 2 messages, not 20" in load.answers_differ(page, page, 20)
     assert "not the expected JSON" in load.answers_differ(b"<html>", page, 2)
 
