@@ -144,3 +144,23 @@ def test_login_page_needs_its_csrf_token(alice):
     client = Client(enforce_csrf_checks=True)
     response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 403
+
+
+def test_without_a_session_cookie_the_session_is_never_looked_up(rf):
+    from django.utils.functional import SimpleLazyObject
+    from rest_framework.request import Request
+
+    from application.api.authentication import SessionAuthentication
+
+    request = rf.get(ME)
+    request.user = SimpleLazyObject(lambda: pytest.fail("request.user was evaluated"))
+    assert SessionAuthentication().authenticate(Request(request)) is None
+
+
+def test_a_session_cookie_signs_in_and_a_stale_one_does_not(anonymous, alice):
+    assert anonymous.login(username="alice", password=PASSWORD)
+    assert anonymous.get(ME).json()["username"] == "alice"
+    anonymous.logout()
+    anonymous.cookies["sessionid"] = "no-such-session"
+    response = anonymous.get(ME)
+    assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
