@@ -313,3 +313,14 @@ def test_circleci_publishes_results_and_caches_on_the_lock():
     assert '{{ checksum "requirements-dev.txt" }}' in restore
     build = config["workflows"]["test-and-build"]["jobs"][1]["build"]
     assert build["filters"]["branches"]["only"] == "main"
+
+
+def test_circleci_test_job_has_what_the_suite_needs_that_is_not_python():
+    """In ci a skip is a failure: the browser test needs a browser, the bench test wrk."""
+    test = yaml.safe_load(CIRCLECI.read_text())["jobs"]["test"]
+    primary = test["docker"][0]
+    assert primary["image"].endswith("-browsers")  # CircleCI's images with Google Chrome
+    assert primary["environment"]["CHROMIUM"] == "/usr/bin/google-chrome"
+    installs = [words for step in test["steps"] if isinstance(step, dict) and "run" in step
+                for words in simple_commands(step["run"]["command"]) if "apt-get" in words]
+    assert any("wrk" in words for words in installs)

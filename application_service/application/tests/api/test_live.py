@@ -6,6 +6,7 @@ Users and tokens are made the way an operator makes them (`invoke createsuperuse
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -19,7 +20,8 @@ from tests import support
 pytestmark = pytest.mark.integration
 
 SCHEMATHESIS_CONFIG = Path(__file__).with_name("schemathesis.toml")
-CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium; CI images with another Chromium-based browser name it in CHROMIUM.
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 USERNAME = "live-admin"
@@ -113,7 +115,8 @@ def test_throttle_limits_are_shared_by_every_worker(live_env, tmp_path):
 
 def test_browser_counts_up_logs_in_and_sees_every_endpoint_in_swagger_ui(live_env, tmp_path):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) "
+                    f"or name another Chromium-based browser in CHROMIUM")
     from playwright.sync_api import expect, sync_playwright
 
     env = own_cache(live_env)
