@@ -12,5 +12,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module(default_name()))
 application = get_wsgi_application()
 
 # What loading took lives as long as the worker: frozen out of the garbage collector's way, its
-# collections scan only what requests make (about 2% of an API request's work, `invoke bench`).
+# collections scan only what requests make (about 2% of the instructions of an API request).
 gc.freeze()

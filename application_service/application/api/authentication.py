@@ -1,9 +1,10 @@
 """Authentication for the API: DRF's token and session schemes.
 
 Session authentication reads Django's request.user, which loads the session that the request's
-cookie names. Here a user is signed in only through a session (the login page, the admin), so a
-request without the session cookie is anonymous: it is answered as such at once, without the
-session and user lookups behind request.user (most API requests carry no cookie at all).
+cookie names. Django's user comes from nothing but that session here (the login page and the
+admin sign in through it), so a request without the session cookie is anonymous: it is answered
+as such at once, without the session and user lookups behind request.user (most API requests,
+programs' and anonymous ones, carry no cookie at all).
 """
 
 from __future__ import annotations
