@@ -88,8 +88,10 @@ def ratio_cells(row: dict) -> tuple[str, str, str]:
     verdict = {True: "pass", False: "FAIL", None: "-"}[row["passed"]]
     if row["ratio"] is None:
         return "-", target_text(row["metric"], row["target"]), verdict
-    what = "p50" if row["metric"] == LATENCY else ""
-    return (f"{row['ratio']:.2f}x {row['compare_to']}{' ' + what if what else ''}",
+    what = " p50" if row["metric"] == LATENCY else ""
+    ratios = row["round_ratios"]
+    spread = f" (rounds {min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+    return (f"{row['ratio']:.2f}x {row['compare_to']}{what}{spread}",
             target_text(row["metric"], row["target"]), verdict)
 
 

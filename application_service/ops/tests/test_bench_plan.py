@@ -145,7 +145,8 @@ def test_summarize_judges_latency_pairs_and_fails_the_report_on_a_miss():
     assert full["settings"]["database_url"] == "mysql://root:***@127.0.0.1:3306/x_bench"
     json.dumps(full)
     text = report.table(full)
-    assert "30.00x api list of 100 rows p50" in text and "within 1.50x" in text and "FAIL" in text
+    assert "30.00x api list of 100 rows p50 (rounds 1.25-32.50)" in text  # the median, then the spread
+    assert "within 1.50x" in text and "FAIL" in text
     assert "0.80x bare celery no-op" in text and "p95 30.0 ms" in text
 
 
