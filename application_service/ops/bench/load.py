@@ -60,10 +60,10 @@ def messages_of(body: dict) -> list[dict]:
     return [{name: item.get(name) for name in COMPARED_FIELDS} for item in items]
 
 
-def answers_differ(project: bytes, baseline: bytes, page_size: int | None) -> str | None:
-    """Why the API's and the baseline's JSON do not hold the same messages (None when they do)."""
+def answers_differ(project: bytes, reference: bytes, page_size: int | None) -> str | None:
+    """Why the API's and the reference's JSON do not hold the same messages (None when they do)."""
     try:
-        ours, theirs = messages_of(json.loads(project)), messages_of(json.loads(baseline))
+        ours, theirs = messages_of(json.loads(project)), messages_of(json.loads(reference))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return f"not the expected JSON ({type(exc).__name__}: {exc})"
     if page_size is not None and len(ours) != page_size:
@@ -73,15 +73,15 @@ def answers_differ(project: bytes, baseline: bytes, page_size: int | None) -> st
     return None
 
 
-def check_same_answers(project: Running, baseline: Running, detail_id: int, page_size: int) -> None:
+def check_same_answers(project: Running, reference: Running, detail_id: int, page_size: int) -> None:
     for path, size in ((LIST, page_size), (DETAIL.format(id=detail_id), None)):
         answers = [request(server.port, "GET", path, headers={"Accept": "application/json"})
-                   for server in (project, baseline)]
+                   for server in (project, reference)]
         statuses = [status for status, _ in answers]
         problem = (f"statuses {statuses}" if statuses != [200, 200]
                    else answers_differ(answers[0][1], answers[1][1], size))
         if problem:
-            raise UserError(f"GET {path}: the API and the {baseline.name} JSON view must answer the same "
+            raise UserError(f"GET {path}: the API and the {reference.name} JSON view must answer the same "
                             f"messages, but {problem}")
 
 
