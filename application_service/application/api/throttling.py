@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -50,8 +51,6 @@ class WindowThrottle(SimpleRateThrottle):
             # also sets its expiry. (A script or MULTI would make the pair atomic, at a third more
             # time per request; a process dying between the two leaves one stale window's key.)
             # The key is the cache's, unchecked for memcached's limits: it is ours, and short.
-            from redis.exceptions import RedisError
-
             full_key = cache.make_key(key)
             try:
                 client = redis_client(write=True)
