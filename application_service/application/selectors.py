@@ -41,8 +41,11 @@ def message_list(*, author_id: int | None = None, status: str | None = None,
     return messages.order_by(*MESSAGE_ORDERINGS[ordering])
 
 
-def message_get(*, message_id: int) -> Message | None:
+def message_get(*, message_id: int, for_update: bool = False) -> Message | None:
+    """One message, or None. `for_update` (inside a transaction) locks its row until the
+    transaction ends; the author is then read on first use, so that no user row is locked."""
+    messages = Message.objects.select_for_update() if for_update else Message.objects.select_related("author")
     try:  # get(), not first(): first() would sort by the model's ordering to pick one row
-        return Message.objects.select_related("author").get(pk=message_id)
+        return messages.get(pk=message_id)
     except Message.DoesNotExist:
         return None

@@ -7,6 +7,7 @@ so here. Object permissions are checked on the object the selector found.
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.db import router, transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
@@ -74,8 +75,14 @@ class MessageCollectionApi(ApiView):
 class MessageDetailApi(ApiView):
     permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsAuthorOrStaffOrReadOnly]
 
-    def get_message(self, request: Request, message_id: int) -> Message:
-        message = selectors.message_get(message_id=message_id)
+    @staticmethod
+    def locked() -> transaction.Atomic:
+        """A write holds the message's row from the permission check to the write: a concurrent
+        edit waits its turn, and a concurrent delete either waits or wins (this one is a 404)."""
+        return transaction.atomic(using=router.db_for_write(Message))
+
+    def get_message(self, request: Request, message_id: int, *, for_update: bool = False) -> Message:
+        message = selectors.message_get(message_id=message_id, for_update=for_update)
         if message is None:
             raise NotFound("No message has this id.")
         self.check_object_permissions(request, message)
@@ -92,16 +99,18 @@ class MessageDetailApi(ApiView):
         request=serializers.MessageUpdateSerializer, responses={200: serializers.MessageSerializer},
     )
     def patch(self, request: Request, message_id: int) -> Response:
-        message = self.get_message(request, message_id)
-        data = serializers.MessageUpdateSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        message = services.message_update(message=message, **data.validated_data)
+        with self.locked():
+            message = self.get_message(request, message_id, for_update=True)
+            data = serializers.MessageUpdateSerializer(data=request.data, partial=True)
+            data.is_valid(raise_exception=True)
+            message = services.message_update(message=message, **data.validated_data)
         return Response(serializers.MessageSerializer(message).data)
 
     @extend_schema(operation_id="messages_delete", tags=["messages"],
                    summary="Delete a message (its author or staff).", responses={204: NO_CONTENT})
     def delete(self, request: Request, message_id: int) -> Response:
-        services.message_delete(message=self.get_message(request, message_id))
+        with self.locked():
+            services.message_delete(message=self.get_message(request, message_id, for_update=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

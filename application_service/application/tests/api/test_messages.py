@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -166,6 +168,65 @@ def test_missing_messages_are_404_in_the_error_shape(anonymous, author):
     response = anonymous.get(f"{MESSAGES}-1/")  # no route: Django's 404, same shape
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def wait_for_a_lock_wait(timeout: float = 20.0) -> None:
+    """Until some transaction waits for a row lock (which the test's own transaction holds)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")
+            if cursor.fetchone()[0]:
+                return
+            # InnoDB refreshes this table's snapshot only once it has gone unread for 0.1 s.
+            time.sleep(0.2)
+    pytest.fail("the request never waited for the message's row lock")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("method", "payload"), [("patch", {"text": "too late"}), ("delete", None)])
+def test_a_message_deleted_while_a_write_waits_for_it_is_a_404(author, method, payload):
+    """Two clients race: one deletes the message while the other's edit or delete is under way.
+    The loser answers 404, as if it had come second, never a 500 or a 204 for nothing."""
+    if connection.vendor != "mysql":
+        pytest.skip("row locks are a MySQL property; SQLite serialises writers")
+    message = message_create(author=author, text="racing")
+
+    def write():
+        try:
+            return getattr(client_for(author), method)(detail(message), payload, format="json")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool, transaction.atomic():
+        Message.objects.select_for_update().get(pk=message.pk)  # the deleting client holds the row
+        answer = pool.submit(write)
+        wait_for_a_lock_wait()
+        Message.objects.filter(pk=message.pk).delete()
+    response = answer.result(timeout=60)
+    assert response.status_code == 404, response.content
+    assert response.json() == {"code": "not_found", "message": "No message has this id."}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_edits_of_one_message_all_succeed_without_deadlock(author):
+    if connection.vendor != "mysql":
+        pytest.skip("row locks are a MySQL property; SQLite serialises writers")
+    message = message_create(author=author, text="start")
+
+    def edit(text: str):
+        try:
+            return client_for(author).patch(detail(message), {"text": text}, format="json")
+        finally:
+            connection.close()
+
+    texts = [f"edit {n}" for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(edit, texts))
+    assert [response.status_code for response in responses] == [200] * len(texts)
+    assert sorted(response.json()["text"] for response in responses) == sorted(texts)
+    message.refresh_from_db()
+    assert message.text in texts
 
 
 def test_session_writes_need_the_csrf_token(author, message):
