@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from base64 import b64encode
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.db import connection, transaction
@@ -66,6 +67,11 @@ def counter(request: HttpRequest) -> HttpResponse:
         cursor.execute(UPDATE, [COUNTER])
         cursor.execute(SELECT, [COUNTER])
         (value,) = cursor.fetchone()
+    return counter_page(value)
+
+
+def counter_page(value: int) -> HttpResponse:
+    """The counter's value in the least HTML the bench can check (no template)."""
     return HttpResponse(f"<!doctype html><title>baseline</title><p id=\"count\">{value}</p>\n")
 
 
@@ -82,6 +88,13 @@ def message(row) -> dict:
 
 def json_response(body: dict) -> HttpResponse:
     return HttpResponse(json.dumps(body), content_type="application/json")
+
+
+def json_or_404(found, as_json: Callable[[object], dict]) -> HttpResponse:
+    """What was found, as JSON; a 404 when nothing was (None)."""
+    if found is None:
+        raise Http404
+    return json_response(as_json(found))
 
 
 def message_list(request: HttpRequest) -> HttpResponse:
@@ -106,13 +119,16 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     with connection.cursor() as cursor:
         cursor.execute(MESSAGE_BY_ID, [message_id])
         row = cursor.fetchone()
-    if row is None:
-        raise Http404
-    return json_response(message(row))
+    return json_or_404(row, message)
 
 
-urlpatterns = [
-    path("", counter),
-    path("api/v1/messages/", message_list),
-    path("api/v1/messages/<int:message_id>/", message_detail),
-]
+def routes(counter, message_list, message_detail) -> list:
+    """The addresses every reference serves its views at: those the bench asks each server for."""
+    return [
+        path("", counter),
+        path("api/v1/messages/", message_list),
+        path("api/v1/messages/<int:message_id>/", message_detail),
+    ]
+
+
+urlpatterns = routes(counter, message_list, message_detail)

@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import path
+from django.http import HttpRequest, HttpResponse
 
 from application_service.environments import base as project
 from benchmarks.baseline import *  # noqa: F403 (the baseline's settings, changed below)
-from benchmarks.baseline import PAGE_SIZE, json_response, timestamp
+from benchmarks.baseline import PAGE_SIZE, counter_page, json_or_404, json_response, routes, timestamp
 
 INSTALLED_APPS = project.INSTALLED_APPS  # the project's models need their apps; no middleware
 ROOT_URLCONF = __name__
@@ -25,8 +24,7 @@ def counter(request: HttpRequest) -> HttpResponse:
     """Raise the counter through the project's service, with no middleware and no template."""
     from application.services import counter_increment  # models import after django.setup()
 
-    value = counter_increment()
-    return HttpResponse(f"<!doctype html><title>baseline</title><p id=\"count\">{value}</p>\n")
+    return counter_page(counter_increment())
 
 
 def aware_timestamp(value: datetime) -> str:
@@ -57,14 +55,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     """One message through the project's selector, no DRF."""
     from application.selectors import message_get
 
-    message = message_get(message_id=message_id)
-    if message is None:
-        raise Http404
-    return json_response(as_dict(message))
+    return json_or_404(message_get(message_id=message_id), as_dict)
 
 
-urlpatterns = [
-    path("", counter),
-    path("api/v1/messages/", message_list),
-    path("api/v1/messages/<int:message_id>/", message_detail),
-]
+urlpatterns = routes(counter, message_list, message_detail)
