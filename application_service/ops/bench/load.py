@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ops.bench import data
-from ops.bench.plan import DETAIL, LIST, Scenario, Settings, order
+from ops.bench.plan import DETAIL, LATENCY, LIST, RATE, Scenario, Settings, order
 from ops.bench.report import Run
 from ops.bench.servers import BEHIND_LOAD_BALANCER, Running, request
 from ops.bench.wrk import WrkResult, run_wrk, wrk_command
 from ops.errors import UserError
 
 COMPARED_FIELDS = ("id", "author", "text", "status", "created_at", "updated_at")
+FIGURES = (RATE, LATENCY, "p99_ms")  # of every run, for its scenario's metric and the report
 DRAIN_MAX_SECONDS = 5.0
 
 
@@ -104,8 +105,7 @@ def one_run(wrk: str, running: Running, scenario: Scenario, settings: Settings, 
     problem = work_problem(scenario, result, delta, connections)
     if problem:
         raise UserError(f"{problem} (server log: {running.log}):\n{running.tail(10)}")
-    figures = {"requests_per_second": result.requests_per_second,
-               "p50_ms": result.latency_ms[50], "p99_ms": result.latency_ms[99]}
+    figures = {metric: result.figure(metric) for metric in FIGURES}
     detail = {"requests": result.requests, "seconds": result.seconds, "connections": connections,
               "latency_ms": result.latency_ms, "error_responses": result.error_responses,
               "socket_errors": result.socket_errors, "counter_delta": delta}
