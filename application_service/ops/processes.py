@@ -6,6 +6,7 @@ import contextlib
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,13 @@ def run_together(processes: Mapping[str, Sequence[str]], environment: Environmen
         manager.add_process(name, shlex.join(argv), env=environment.variables)
     manager.loop()
     return manager.returncode or 0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server about to start."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def stop(process: subprocess.Popen, timeout: float = 15) -> None:

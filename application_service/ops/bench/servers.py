@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from ops import commands
 from ops.bench.plan import PROJECT_APP, PROJECT_CELERY_APP, Server, Settings, Worker
 from ops.environments import REPORTS_DIR, REPOSITORY, Environment, resolve
 from ops.errors import UserError
-from ops.processes import stop
+from ops.processes import free_port, stop
 
 LOGS = REPORTS_DIR / "bench"
 # TLS ends at the load balancer, which says so; without it production redirects to https.
@@ -76,12 +75,6 @@ def worker_command(worker: Worker, *, concurrency: int) -> list[str]:
     argv = commands.celery_worker(concurrency=concurrency)
     argv[argv.index(PROJECT_CELERY_APP)] = worker.app
     return [*argv, "--hostname", f"{worker.name}@%h"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
