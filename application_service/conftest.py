@@ -50,6 +50,16 @@ def mysql_url() -> str:
     return url
 
 
+@pytest.fixture
+def require_mysql() -> None:
+    """Skips (fails in ci) unless Django's database is MySQL: for what SQLite does not have
+    (row locks, strict mode, utf8mb4)."""
+    from django.db import connection
+
+    if connection.vendor != "mysql":
+        pytest.skip("needs MySQL (run with --env ci or DATABASE_URL=mysql://...)")
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     import redis

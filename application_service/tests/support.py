@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -17,20 +18,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from application_service.environment import truthy
-from ops.processes import stop
+from ops.processes import free_port, stop
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def in_own_connection(function):
+    """`function` for a worker thread: Django opens the thread's own database connection on first
+    use, and it is closed when the call returns (the test database is dropped after the run)."""
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        from django.db import connection
+
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return call
 
 
 def strict() -> bool:
     """ci: a test that cannot run is a failure, not a skip."""
     return os.environ.get("APP_ENV") == "ci" or truthy(os.environ.get("CI"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def invoke(*arguments: str, env: dict[str, str] | None = None, timeout: float = 120,

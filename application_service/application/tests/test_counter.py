@@ -1,12 +1,12 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from application.models import Counter
 from application.selectors import counter_value
 from application.services import counter_increment
+from tests.support import in_own_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -42,15 +42,11 @@ def test_admin_lists_the_counter(admin_client):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("require_mysql")  # row locks under concurrency; SQLite serialises writers
 def test_concurrent_increments_lose_nothing():
-    if connection.vendor != "mysql":
-        pytest.skip("row locking under concurrency is a MySQL property; SQLite serialises writers")
-
+    @in_own_connection
     def work(_):
-        try:
-            return counter_increment()
-        finally:
-            connection.close()
+        return counter_increment()
 
     with ThreadPoolExecutor(max_workers=8) as pool:  # first uses race to create the row, too
         values = list(pool.map(work, range(200)))

@@ -5,13 +5,7 @@ from django.db import DataError, connection, transaction
 
 from application.models import Counter
 
-pytestmark = [pytest.mark.django_db, pytest.mark.mysql]
-
-
-@pytest.fixture(autouse=True)
-def require_mysql():
-    if connection.vendor != "mysql":
-        pytest.skip("needs MySQL (run with --env ci or DATABASE_URL=mysql://...)")
+pytestmark = [pytest.mark.django_db, pytest.mark.mysql, pytest.mark.usefixtures("require_mysql")]
 
 
 def fetch(sql, params=()):

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from application.models import MESSAGE_TEXT_MAX_LENGTH, Message
 from application.services import auth_token_obtain, message_create
+from tests.support import in_own_connection
 
 from .conftest import client_for
 
@@ -184,19 +185,16 @@ def wait_for_a_lock_wait(timeout: float = 20.0) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("require_mysql")  # row locks; SQLite serialises writers
 @pytest.mark.parametrize(("method", "payload"), [("patch", {"text": "too late"}), ("delete", None)])
 def test_a_message_deleted_while_a_write_waits_for_it_is_a_404(author, method, payload):
     """Two clients race: one deletes the message while the other's edit or delete is under way.
     The loser answers 404, as if it had come second, never a 500 or a 204 for nothing."""
-    if connection.vendor != "mysql":
-        pytest.skip("row locks are a MySQL property; SQLite serialises writers")
     message = message_create(author=author, text="racing")
 
+    @in_own_connection
     def write():
-        try:
-            return getattr(client_for(author), method)(detail(message), payload, format="json")
-        finally:
-            connection.close()
+        return getattr(client_for(author), method)(detail(message), payload, format="json")
 
     with ThreadPoolExecutor(max_workers=1) as pool, transaction.atomic():
         Message.objects.select_for_update().get(pk=message.pk)  # the deleting client holds the row
@@ -209,16 +207,13 @@ def test_a_message_deleted_while_a_write_waits_for_it_is_a_404(author, method, p
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("require_mysql")
 def test_concurrent_edits_of_one_message_all_succeed_without_deadlock(author):
-    if connection.vendor != "mysql":
-        pytest.skip("row locks are a MySQL property; SQLite serialises writers")
     message = message_create(author=author, text="start")
 
+    @in_own_connection
     def edit(text: str):
-        try:
-            return client_for(author).patch(detail(message), {"text": text}, format="json")
-        finally:
-            connection.close()
+        return client_for(author).patch(detail(message), {"text": text}, format="json")
 
     texts = [f"edit {n}" for n in range(8)]
     with ThreadPoolExecutor(max_workers=4) as pool:
