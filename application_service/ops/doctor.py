@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from application_service import database
 from ops import services
 from ops.environments import REPOSITORY, Environment
@@ -25,11 +27,12 @@ class Finding:
 
 
 def requirement_names(path: Path) -> set[str]:
+    """The package names a requirements file lists, normalized as pip compares them (PEP 503)."""
     names = set()
     for line in path.read_text().splitlines():
         match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", line.strip())
         if match and not line.strip().startswith(("-", "#")):
-            names.add(match.group(1).lower().replace("_", "-"))
+            names.add(canonicalize_name(match.group(1)))
     return names
 
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from importlib.metadata import packages_distributions
 
+from packaging.utils import canonicalize_name
+
 from ops.doctor import requirement_names
 from tests.support import REPOSITORY
 
@@ -32,10 +34,6 @@ program.run(["invoke", "--list"], exit=True)
 """
 
 
-def normalized(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
 def test_the_runtime_lock_leaves_the_build_and_deploy_tools_out():
     runtime = requirement_names(REPOSITORY / "requirements.txt")
     assert not runtime & BUILD_AND_DEPLOY_TOOLS, "the image would carry them (see requirements-dev.in)"
@@ -44,12 +42,10 @@ def test_the_runtime_lock_leaves_the_build_and_deploy_tools_out():
 
 
 def test_the_task_file_loads_with_the_runtime_lock_alone():
-    def names(lock: str) -> set[str]:
-        return {normalized(name) for name in requirement_names(REPOSITORY / lock)}
-
-    development_only = names("requirements-dev.txt") - names("requirements.txt")
+    development_only = (requirement_names(REPOSITORY / "requirements-dev.txt")
+                        - requirement_names(REPOSITORY / "requirements.txt"))
     modules = {module for module, distributions in packages_distributions().items()
-               if all(normalized(distribution) in development_only for distribution in distributions)}
+               if all(canonicalize_name(distribution) in development_only for distribution in distributions)}
     assert {"boto3", "docker", "fabric", "pytest"} <= modules
     result = subprocess.run([sys.executable, "-c", WITHOUT_MODULES, *sorted(modules)],
                             cwd=REPOSITORY, capture_output=True, text=True, timeout=60)

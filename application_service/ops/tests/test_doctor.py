@@ -20,6 +20,16 @@ def test_unlocked_requirements_names_each_lock_that_lacks_a_declared_package(tmp
                                                       "boto3 (requirements-dev.txt)"]
 
 
+def test_names_compare_as_pip_compares_them(tmp_path):
+    """Case, '-', '_' and '.' are one (PEP 503): a lock writing zope-interface locks zope.interface."""
+    (tmp_path / "requirements.in").write_text("zope.interface>=6\nPyYAML>=6\nDjango_Filter>=24\n")
+    (tmp_path / "requirements.txt").write_text("django-filter==25.1\npyyaml==6.0.2\nzope-interface==7.2\n")
+    (tmp_path / "requirements-dev.in").write_text("-r requirements.in\n")
+    (tmp_path / "requirements-dev.txt").write_text("")
+    assert doctor.unlocked_requirements(tmp_path) == []
+    assert doctor.requirement_names(tmp_path / "requirements.in") == {"zope-interface", "pyyaml", "django-filter"}
+
+
 def test_the_repository_locks_cover_their_in_files():
     assert doctor.unlocked_requirements() == []
 
