@@ -27,7 +27,8 @@ def test_names_compare_as_pip_compares_them(tmp_path):
     (tmp_path / "requirements-dev.in").write_text("-r requirements.in\n")
     (tmp_path / "requirements-dev.txt").write_text("")
     assert doctor.unlocked_requirements(tmp_path) == []
-    assert doctor.requirement_names(tmp_path / "requirements.in") == {"zope-interface", "pyyaml", "django-filter"}
+    assert doctor.requirement_names(tmp_path / "requirements.in") == {"zope-interface", "pyyaml",
+                                                                      "django-filter"}
 
 
 def test_the_repository_locks_cover_their_in_files():
