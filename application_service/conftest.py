@@ -1,104 +1,48 @@
-"""Project-wide test configuration: in ci a skipped test fails, and real services are found here."""
+"""The service's test fixtures: users (author, other, staff), an anonymous API client, an isolated cache.
+
+The fixtures every test shares (MySQL, Redis, ci's skip-is-a-failure) are in the repository's conftest.py.
+"""
 
 from __future__ import annotations
 
-import os
+import copy
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-
-from application_service import database
-from tests import support
+from rest_framework.test import APIClient
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.skipped and support.strict() and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
-        report.outcome = "failed"
-        report.longrepr = f"skipped in ci, where every test must run: {reason}"
-
-
-def mysql_server_url() -> str:
-    """The MySQL server for tests: DATABASE_URL's when it is MySQL, else TEST_MYSQL_URL."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("mysql"):
-        url = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/"))
-
-
-def redis_server_url() -> str:
-    return os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def mysql_admin_connection(server_url: str):
-    return database.connect(database.parse(server_url + "unused"), timeout=3, autocommit=True)
-
-
-@pytest.fixture(scope="session")
-def mysql_url() -> str:
-    """The server URL (no database) of a reachable MySQL; skips (fails in ci) without one."""
-    url = mysql_server_url()
-    try:
-        mysql_admin_connection(url).close()
-    except Exception as exc:
-        pytest.skip(f"MySQL is not reachable at {database.redact(url)}: {exc}")
-    return url
+@pytest.fixture(autouse=True)
+def isolated_cache(settings):
+    """Throttle counts of this test only, also on the shared Redis of ci (no flush needed)."""
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
 
 
 @pytest.fixture
-def require_mysql() -> None:
-    """Skips (fails in ci) unless Django's database is MySQL: for what SQLite does not have
-    (row locks, strict mode, utf8mb4)."""
-    from django.db import connection
+def make_user(django_user_model):
+    def make(username: str, **fields):
+        return django_user_model.objects.create_user(username=username, **fields)
 
-    if connection.vendor != "mysql":
-        pytest.skip("needs MySQL (run with --env ci or DATABASE_URL=mysql://...)")
+    return make
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    import redis
-
-    url = redis_server_url()
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except Exception as exc:
-        pytest.skip(f"Redis is not reachable at {database.redact(url)}: {exc}")
-    return url
+@pytest.fixture
+def author(make_user):
+    return make_user("author")
 
 
-@pytest.fixture(scope="session")
-def service_database(mysql_url, redis_url):
-    """A fresh MySQL database made by `invoke db.create` and `invoke migrate`, dropped afterwards.
-
-    Yields the environment variables for processes that should use it.
-    """
-    name = f"little_service_it_{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ)
-    env["DATABASE_URL"] = mysql_url + name
-    env["REDIS_URL"] = redis_url
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    support.invoke("db.create", env=env, check=True)
-    support.invoke("migrate", env=env, check=True)
-    yield env
-    connection = mysql_admin_connection(mysql_url)
-    try:
-        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-    finally:
-        connection.close()
+@pytest.fixture
+def other(make_user):
+    return make_user("other")
 
 
-@pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
-    """A test database name of this run's own, so concurrent runs on one server never collide."""
-    from django.conf import settings
+@pytest.fixture
+def staff(make_user):
+    return make_user("staff", is_staff=True)
 
-    for config in settings.DATABASES.values():
-        if config["ENGINE"] == database.MYSQL_ENGINE:
-            test = config.setdefault("TEST", {})
-            test["NAME"] = f"{test.get('NAME') or 'test_' + config['NAME']}_{os.getpid()}"
+
+@pytest.fixture
+def anonymous():
+    return APIClient()

@@ -1,21 +1,24 @@
 #!/usr/bin/env python
-"""Django's command-line utility; the settings module follows APP_ENV / CI (see environment.py)."""
+"""Django's command-line utility. With no environment named (APP_ENV), the local settings."""
 
 import os
 import sys
 
-from django.core.exceptions import ImproperlyConfigured
-
 
 def main() -> None:
-    from application_service.environment import ConfigurationError, default_name, settings_module
+    # Set before the project package loads: its Celery app defaults to production otherwise.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE",
+                          f"application_service.environments.{os.environ.get('APP_ENV') or 'local'}")
+    from django.core.exceptions import ImproperlyConfigured
+    from environs import EnvError
+
+    from application_service.environments import ConfigurationError
 
     try:
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module(default_name()))
         from django.core.management import execute_from_command_line
 
         execute_from_command_line(sys.argv)
-    except (ConfigurationError, ImproperlyConfigured) as exc:
+    except (ConfigurationError, ImproperlyConfigured, EnvError) as exc:
         # A setting the user must fix: say which, without a traceback.
         sys.exit(f"error: {exc}")
 

@@ -6,6 +6,12 @@ class ApplicationConfig(AppConfig):
     verbose_name = "Application"
 
     def ready(self) -> None:
-        # Make the project's Celery app the current one in every process that runs Django,
-        # so that jobs published from the web go to the configured broker.
-        import application_service.celery  # noqa: F401
+        from django.conf import settings
+
+        from application_service.celery import app
+
+        # The app's periodic job, in the beat schedule only while the app is installed.
+        app.conf.beat_schedule["message-sweep-pending"] = {
+            "task": "application.jobs.message_sweep_pending",
+            "schedule": settings.MESSAGE_SWEEP_SECONDS,
+        }

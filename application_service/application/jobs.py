@@ -1,12 +1,13 @@
-"""Celery jobs: thin interfaces that take ids and call services (see processing.py)."""
+"""Celery jobs: thin interfaces that take ids and call services.
+
+Services import this module at the top; the jobs import the services inside their bodies, so
+the dependency runs one way.
+"""
 
 from __future__ import annotations
 
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
-from django_redis import get_redis_connection
-
-from application import processing
 
 # Errors worth another try: the database restarting, failing over, or dropping the connection.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
@@ -14,7 +15,9 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 class MessageJob(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        processing.message_mark_failed(message_id=args[0])
+        from application.services import message_mark_failed
+
+        message_mark_failed(message_id=args[0])
 
 
 @shared_task(
@@ -27,21 +30,14 @@ class MessageJob(Task):
 )
 def message_process(message_id: int) -> bool:
     """Process a message; safe to run twice (it is idempotent)."""
-    return processing.message_process(message_id=message_id)
+    from application.services import message_process
+
+    return message_process(message_id=message_id)
 
 
 @shared_task
 def message_sweep_pending() -> int:
     """Publish the jobs of messages that stayed pending (run by beat)."""
-    return processing.message_sweep_pending()
+    from application.services import message_sweep_pending
 
-
-@shared_task
-def noop(counter: str = "") -> None:
-    """The probe of `invoke bench` (jobs/s through the broker): nothing but the job machinery.
-
-    With `counter`, adds one to that raw Redis key on the cache's Redis, so the bench can count
-    completions; that needs the Redis cache (REDIS_URL).
-    """
-    if counter:
-        get_redis_connection("default").incr(counter)
+    return message_sweep_pending()

@@ -7,6 +7,9 @@ MESSAGE_TEXT_MAX_LENGTH = 500
 class Counter(models.Model):
     """A named number that requests raise atomically in the database."""
 
+    HELLO = "hello"  # the hello page's
+    MESSAGES_PROCESSED = "messages-processed"  # raised by each processed message
+
     name = models.CharField(max_length=64, unique=True)
     value = models.BigIntegerField(default=0)
 

@@ -5,7 +5,6 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from application.models import Counter, Message
-from application.services import HELLO_COUNTER
 
 # The orders a message list may take: the first field is unchanging, as cursors need.
 MESSAGE_ORDERINGS = {
@@ -16,7 +15,7 @@ MESSAGE_ORDERINGS = {
 }
 
 
-def counter_value(*, name: str = HELLO_COUNTER) -> int:
+def counter_value(*, name: str = Counter.HELLO) -> int:
     return Counter.objects.filter(name=name).values_list("value", flat=True).first() or 0
 
 

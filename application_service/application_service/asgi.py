@@ -1,11 +1,10 @@
-"""ASGI entry point; the settings module follows APP_ENV / CI."""
+"""ASGI entry point. With no environment named (APP_ENV), production's settings."""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
-from application_service.environment import default_name, settings_module
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module(default_name()))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE",
+                      f"application_service.environments.{os.environ.get('APP_ENV') or 'production'}")
 
 application = get_asgi_application()

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 
-from application_service.environment import ConfigurationError
+from application_service.environments import ConfigurationError
 
 MYSQL_ENGINE = "django.db.backends.mysql"
 CHARSET = "utf8mb4"

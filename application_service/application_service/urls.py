@@ -1,21 +1,27 @@
-"""Project URLs: the admin, then each application's own urls.py."""
+"""Project URLs: the platform (admin, accounts, the API's schema and docs), then each app's urls.
+
+A new app adds its pages below and its API endpoints to `api_v1`; removing the sample app is
+removing its two lines.
+"""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from application.login import LoginView
+api_v1 = [
+    path("", include("accounts.api.urls")),
+    path("", include("application.api.urls")),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/", include("application.api.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("api/v1/", include((api_v1, "v1"))),
+    path("api/", include("application_service.api.urls")),
     path("", include("application.urls")),
 ]
 
 # Errors outside any view: JSON in the API's one error shape under /api/, Django's pages elsewhere.
-handler400 = "application.api.exceptions.bad_request"
-handler403 = "application.api.exceptions.permission_denied"
-handler404 = "application.api.exceptions.page_not_found"
-handler500 = "application.api.exceptions.server_error"
+handler400 = "application_service.api.exceptions.bad_request"
+handler403 = "application_service.api.exceptions.permission_denied"
+handler404 = "application_service.api.exceptions.page_not_found"
+handler500 = "application_service.api.exceptions.server_error"

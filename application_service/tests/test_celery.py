@@ -8,8 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import mysql_admin_connection
-from tests.support import (
+from ops.testing import (
     SwitchableProxy,
     eventually,
     free_port,
@@ -17,6 +16,7 @@ from tests.support import (
     http_json,
     invoke,
     kill,
+    mysql_admin_connection,
     redis_server,
     running,
     serving,

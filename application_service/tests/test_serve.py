@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import mysql_admin_connection
-from tests.support import REPOSITORY, free_port, http_get, invoke, serving
+from ops.testing import REPOSITORY, free_port, http_get, invoke, mysql_admin_connection, serving
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +132,7 @@ def test_lint_passes_including_check_deploy_under_production():
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.parametrize("module", ["application_service.wsgi", "benchmarks.wsgi"])
+@pytest.mark.parametrize("module", ["application_service.wsgi", "ops.bench.references.wsgi"])
 def test_the_wsgi_entry_points_freeze_what_loading_made(module, tmp_path):
     """The garbage collector then leaves the loaded modules alone in every request's collections."""
     probe = f"import gc, {module}; print(gc.get_freeze_count())"

@@ -6,7 +6,7 @@ from django.urls import reverse
 from application.models import Counter
 from application.selectors import counter_value
 from application.services import counter_increment
-from tests.support import in_own_connection
+from ops.testing import in_own_connection
 
 pytestmark = pytest.mark.django_db
 

@@ -1,39 +1,28 @@
 """Settings shared by every environment; each difference comes from an environment variable.
 
-An environment module loads its dotenv files first (application_service.environment.load),
-then imports everything from here and overrides what differs.
+An environment module loads its dotenv files first (application_service.environments.load),
+then imports everything from here and overrides what differs. Values are typed by environs: a
+malformed one (DEBUG=maybe, a port that is not a number) stops the start with its name.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from environs import Env
+
 from application_service import database
-from application_service.environment import ConfigurationError, truthy
+from application_service.environments import ConfigurationError
+
+env = Env(expand_vars=False)
 
 BASE_DIR = Path(__file__).resolve().parents[2]  # application_service/ (beside manage.py)
-APP_ENV = os.environ.get("APP_ENV", "local")
+APP_ENV = env.str("APP_ENV", "local")
 
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a whole number.") from None
-
-
-DEBUG = truthy(os.environ.get("DEBUG"))
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+DEBUG = env.bool("DEBUG", False)
+SECRET_KEY = env.str("SECRET_KEY", "")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -47,12 +36,18 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us: no CDN, works offline
+    # The platform's app: the user model, the login page, API tokens.
+    "accounts",
+    # The sample app (the counter page, the messages API and their jobs): delete it, its line
+    # here and its lines in urls.py, and the service still runs.
     "application",
 ]
 
+AUTH_USER_MODEL = "accounts.User"
+
 MIDDLEWARE = [
     # First: probes answer before ALLOWED_HOSTS validation and the HTTPS redirect.
-    "application.health.HealthCheckMiddleware",
+    "application_service.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,24 +76,24 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASE_URL = env.str("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASES = {
     "default": database.parse(
         DATABASE_URL,
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-        connect_timeout=env_int("DB_CONNECT_TIMEOUT", 5),
+        conn_max_age=env.int("DB_CONN_MAX_AGE", 60),
+        connect_timeout=env.int("DB_CONNECT_TIMEOUT", 5),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env.str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # Several services (or test runs) can share one Redis under their own prefixes.
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "cache"),
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", "cache"),
             "OPTIONS": {
                 "SOCKET_CONNECT_TIMEOUT": 2,
                 "SOCKET_TIMEOUT": 2,
@@ -139,7 +134,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.log_level("LOG_LEVEL", "INFO")},
 }
 
 # Browser login (session + CSRF): Django's auth views; API clients use tokens instead.
@@ -148,30 +143,31 @@ LOGIN_REDIRECT_URL = "/api/docs/"
 LOGOUT_REDIRECT_URL = "login"
 
 # Request bodies above this are answered 413 (the API's largest body, a message, is ~3 KiB).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
 
 
 def env_rate(name: str, default: str) -> str:
     """A throttle rate such as 100/minute, checked at startup rather than on the first request."""
-    rate = os.environ.get(name) or default
+    rate = env.str(name, "") or default
     count, _, period = rate.partition("/")
     if not (count.isdigit() and period[:1] in {"s", "m", "h", "d"}):
         raise ConfigurationError(f"{name}={rate!r} is not a rate: write it as 100/minute (s, m, h or d).")
     return rate
 
 
-# The API (application/api). DRF's defaults are permissive; these make a new endpoint safe
-# unless it says otherwise: authentication required, throttled, JSON only, capped pages.
+# The API (its platform classes are in application_service/api). DRF's defaults are permissive;
+# these make a new endpoint safe unless it says otherwise: authentication required, throttled,
+# JSON only, capped pages.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call gets 401 with WWW-Authenticate: Token.
         "rest_framework.authentication.TokenAuthentication",
-        "application.api.authentication.SessionAuthentication",
+        "application_service.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "application.api.throttling.AnonThrottle",
-        "application.api.throttling.UserThrottle",
+        "application_service.api.throttling.AnonThrottle",
+        "application_service.api.throttling.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("THROTTLE_ANON_RATE", "120/minute"),
@@ -180,16 +176,16 @@ REST_FRAMEWORK = {
     },
     # Throttles key anonymous clients on their address: REMOTE_ADDR, or the address the
     # NUM_PROXIES-th proxy from the right saw, so that a forged X-Forwarded-For changes nothing.
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
-    "DEFAULT_PAGINATION_CLASS": "application.api.pagination.CursorPagination",
+    "NUM_PROXIES": env.int("NUM_PROXIES", 0),
+    "DEFAULT_PAGINATION_CLASS": "application_service.api.pagination.CursorPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_PARSER_CLASSES": ["application.api.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["application_service.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "application.api.negotiation.ContentNegotiation",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "application_service.api.negotiation.ContentNegotiation",
     "DEFAULT_METADATA_CLASS": None,  # OPTIONS answers 405 instead of describing the endpoint
     "URL_FORMAT_OVERRIDE": None,
-    "EXCEPTION_HANDLER": "application.api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "application.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "application_service.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "application_service.api.schema.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -204,7 +200,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
-    "ENUM_NAME_OVERRIDES": {"MessageStatusEnum": "application.models.Message.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "application_service.api.schema.closed_inputs",
+    ],
     # validatorUrl None: Swagger UI would otherwise send the schema to an online validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "displayOperationId": True, "validatorUrl": None},
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -214,12 +213,12 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: Redis as broker and result store when REDIS_URL is set (ci, production); otherwise
 # an embedded broker on the file system, so `invoke dev` still runs a real worker process.
-CELERY_FILESYSTEM_DIR = Path(os.environ.get("CELERY_FILESYSTEM_DIR", BASE_DIR / "var" / "celery"))
+CELERY_FILESYSTEM_DIR = env.path("CELERY_FILESYSTEM_DIR", BASE_DIR / "var" / "celery")
 # A message is handed to another worker when not acknowledged within this time; it must
 # outlast the longest job (the hard time limit), or a slow job runs twice.
-CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
-CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - env_int("CELERY_SOFT_LIMIT_MARGIN", 30))
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 300)
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - env.int("CELERY_SOFT_LIMIT_MARGIN", 30))
 if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
     raise ConfigurationError(
         f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT}s) must be longer than "
@@ -228,23 +227,23 @@ if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
 # Publishing must give up within seconds when the broker hangs (with Celery's defaults a
 # broker that accepts connections but never answers blocks .delay() forever); the message
 # then stays pending and the periodic sweep sends it again.
-CELERY_BROKER_TIMEOUT = env_int("CELERY_BROKER_TIMEOUT", 2)
+CELERY_BROKER_TIMEOUT = env.int("CELERY_BROKER_TIMEOUT", 2)
 CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
                                     "interval_max": 0.5}
 # Separates the queues of several services (or test runs) sharing one Redis.
-CELERY_KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
+CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", "")
 if REDIS_URL:
     # The broker may live apart from the cache (CELERY_BROKER_URL); by default both use REDIS_URL.
-    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "") or REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
         # How often a worker looks for messages whose worker died (unacknowledged past the
         # visibility timeout): every interval x throttle seconds.
-        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
-        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
         "socket_timeout": CELERY_BROKER_TIMEOUT,
         "socket_connect_timeout": CELERY_BROKER_TIMEOUT,
         "global_keyprefix": CELERY_KEY_PREFIX,
@@ -259,7 +258,7 @@ if REDIS_URL:
     CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
     CELERY_REDBEAT_REDIS_URL = REDIS_URL
     CELERY_REDBEAT_KEY_PREFIX = f"{CELERY_KEY_PREFIX}redbeat"
-    CELERY_REDBEAT_LOCK_TIMEOUT = env_int("CELERY_BEAT_LOCK_TIMEOUT", 30)
+    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_BEAT_LOCK_TIMEOUT", 30)
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -277,13 +276,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE = {
-    "message-sweep-pending": {
-        "task": "application.jobs.message_sweep_pending",
-        "schedule": env_int("MESSAGE_SWEEP_SECONDS", 60),
-    },
-}
-# Pending messages younger than this are left to the publish that is already on its way.
-MESSAGE_SWEEP_GRACE_SECONDS = env_int("MESSAGE_SWEEP_GRACE_SECONDS", 30)
-# Simulated work in the sample job (tests use it to stop a worker mid-job).
-MESSAGE_PROCESSING_SECONDS = float(os.environ.get("MESSAGE_PROCESSING_SECONDS", "0"))
+# Periodic jobs: each app adds its own to the beat schedule (see application/apps.py).
+CELERY_BEAT_SCHEDULE = {}
+
+# The sample app: how often beat sweeps messages left pending, and how old they must be.
+MESSAGE_SWEEP_SECONDS = env.int("MESSAGE_SWEEP_SECONDS", 60)
+MESSAGE_SWEEP_GRACE_SECONDS = env.int("MESSAGE_SWEEP_GRACE_SECONDS", 30)

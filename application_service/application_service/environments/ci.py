@@ -1,11 +1,10 @@
 """CI: MySQL and Redis are required (env/ci.env points at them); nothing falls back silently."""
 
-from application_service.environment import ConfigurationError, load
+from application_service.environments import ConfigurationError, load
 
 load("ci")
 
 from .base import *  # noqa: E402,F403
-from .base import env_list  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] != "django.db.backends.mysql":  # noqa: F405
     raise ConfigurationError("The ci environment runs on MySQL: set DATABASE_URL=mysql://...")
@@ -13,5 +12,5 @@ if not REDIS_URL:  # noqa: F405
     raise ConfigurationError("The ci environment needs Redis: set REDIS_URL=redis://...")
 
 SECRET_KEY = SECRET_KEY or "ci-key-for-tests-only-never-deployed-0123456789abcdef"  # noqa: F405
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only

@@ -1,13 +1,12 @@
 """The embedded default: SQLite, local-memory cache; MySQL and Redis when their URLs are set."""
 
-from application_service.environment import load
+from application_service.environments import load
 
 load("local")
 
 from .base import *  # noqa: E402,F403
-from .base import env_list  # noqa: E402
 
-DEBUG = truthy(os.environ.get("DEBUG", "true"))  # noqa: F405
+DEBUG = env.bool("DEBUG", True)  # noqa: F405
 # A development key: local only, never used by ci or production.
 SECRET_KEY = SECRET_KEY or "local-development-key-not-for-production-use-0123456789"  # noqa: F405
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])  # noqa: F405

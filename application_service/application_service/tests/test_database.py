@@ -1,7 +1,7 @@
 import pytest
 
 from application_service import database
-from application_service.environment import ConfigurationError
+from application_service.environments import ConfigurationError
 
 
 def test_mysql_url_gets_utf8mb4_strict_read_committed_and_health_checks():

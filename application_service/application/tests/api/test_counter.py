@@ -1,8 +1,7 @@
 import pytest
 
 from application.selectors import counter_value
-
-from .conftest import client_for
+from ops.testing import client_for
 
 pytestmark = pytest.mark.django_db
 

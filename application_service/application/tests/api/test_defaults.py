@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from .conftest import throttle_rates
+from ops.testing import throttle_rates
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def test_a_new_view_accepts_only_json(django_user_model):
 def test_default_pagination_is_capped_and_follows_the_models_order(settings):
     from rest_framework.settings import api_settings
 
-    from application.api.pagination import MAX_PAGE_SIZE, CursorPagination
+    from application_service.api.pagination import MAX_PAGE_SIZE, CursorPagination
 
     assert api_settings.DEFAULT_PAGINATION_CLASS is CursorPagination
     assert CursorPagination.max_page_size == MAX_PAGE_SIZE == 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from .conftest import client_for
+from ops.testing import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +106,7 @@ def test_model_validation_in_services_is_a_400(writer):
     # as a validation error in the one shape (Django's ValidationError is translated).
     from django.core.exceptions import ValidationError
 
-    from application.api.exceptions import exception_handler
+    from application_service.api.exceptions import exception_handler
 
     response = exception_handler(ValidationError({"text": ["too long"]}), {})
     assert response.status_code == 400
@@ -117,7 +117,7 @@ def test_model_validation_in_services_is_a_400(writer):
 def test_nested_errors_are_flattened_with_dots():
     from rest_framework.exceptions import ErrorDetail
 
-    from application.api.exceptions import field_errors
+    from application_service.api.exceptions import field_errors
 
     detail = {"author": {"name": [ErrorDetail("bad", code="blank")]},
               "items": [{}, {"n": [ErrorDetail("no", code="invalid")]}]}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import support
+from ops import testing as support
 
 pytestmark = pytest.mark.integration
 

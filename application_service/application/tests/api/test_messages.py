@@ -10,11 +10,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.services import auth_token_obtain
 from application.models import MESSAGE_TEXT_MAX_LENGTH, Message
-from application.services import auth_token_obtain, message_create
-from tests.support import in_own_connection
-
-from .conftest import client_for
+from application.services import message_create
+from ops.testing import client_for, in_own_connection
 
 pytestmark = pytest.mark.django_db
 

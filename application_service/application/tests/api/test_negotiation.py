@@ -1,4 +1,4 @@
-"""application.api.negotiation: DRF's answer, sooner, for no Accept header and */*."""
+"""application_service.api.negotiation: DRF's answer, sooner, for no Accept header and */*."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from application.api.negotiation import ContentNegotiation
+from application_service.api.negotiation import ContentNegotiation
 
 RENDERERS = [JSONRenderer(), BrowsableAPIRenderer()]
 

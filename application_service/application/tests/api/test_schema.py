@@ -99,7 +99,7 @@ def test_lint_validates_the_schema_and_fails_on_warnings():
     import subprocess
 
     from ops import commands
-    from ops.environments import resolve
+    from ops.envvars import resolve
 
     argv = commands.schema_check()
     assert argv[2:6] == ["spectacular", "--validate", "--fail-on-warn", "--file"]

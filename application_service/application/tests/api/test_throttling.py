@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from .conftest import client_for, throttle_rates
+from ops.testing import client_for, throttle_rates
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +88,7 @@ def test_an_unavailable_rate_means_no_limit(settings, anonymous):
 
 @pytest.mark.parametrize("rate", ["lots", "10/fortnight", "/minute", "-1/s"])
 def test_a_bad_rate_stops_the_service_at_startup(monkeypatch, rate):
-    from application_service.environment import ConfigurationError
+    from application_service.environments import ConfigurationError
     from application_service.environments.base import env_rate
 
     monkeypatch.setenv("THROTTLE_ANON_RATE", rate)

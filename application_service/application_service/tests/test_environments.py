@@ -1,0 +1,51 @@
+import pytest
+
+from application_service import environments
+from application_service.environments import ConfigurationError
+
+
+def write_env(repository, name, text):
+    (repository / "env").mkdir(exist_ok=True)
+    (repository / "env" / f"{name}.env").write_text(text)
+
+
+def test_precedence_process_over_dotenv_over_env_file(tmp_path):
+    write_env(tmp_path, "local", "A=from-env-file\nB=from-env-file\nC=from-env-file\n")
+    (tmp_path / ".env").write_text("A=from-dotenv\nB=from-dotenv\n")
+    added = environments.values("local", {"A": "from-process"}, repository=tmp_path)
+    assert "A" not in added  # the process environment wins: nothing is added
+    assert added["B"] == "from-dotenv"
+    assert added["C"] == "from-env-file"
+
+
+def test_load_adds_to_the_mapping_without_overriding(tmp_path):
+    write_env(tmp_path, "ci", "DATABASE_URL=mysql://x@h/d\nDEBUG=false\n")
+    environ = {"DEBUG": "true"}
+    assert environments.load("ci", environ, repository=tmp_path) == {"DATABASE_URL": "mysql://x@h/d"}
+    assert environ == {"DEBUG": "true", "DATABASE_URL": "mysql://x@h/d"}
+
+
+def test_missing_files_are_fine(tmp_path):
+    assert environments.values("production", {}, repository=tmp_path) == {}
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [({}, "local"), ({"CI": "true"}, "ci"), ({"CI": "0"}, "local"),
+     ({"CI": "true", "APP_ENV": "production"}, "production")],
+)
+def test_default_name(environ, expected):
+    assert environments.default_name(environ) == expected
+
+
+def test_unknown_name_is_a_clear_error():
+    with pytest.raises(ConfigurationError, match=r"Unknown environment 'staging'.*local, ci, production"):
+        environments.settings_module("staging")
+
+
+def test_production_names_every_missing_setting():
+    with pytest.raises(ConfigurationError) as error:
+        environments.require("production", {"ALLOWED_HOSTS": "example.com", "SECRET_KEY": " "})
+    assert "SECRET_KEY, DATABASE_URL, REDIS_URL are not set" in str(error.value)
+    environments.require("production", {"SECRET_KEY": "s", "ALLOWED_HOSTS": "h", "DATABASE_URL": "d"})
+    environments.require("local", {})  # local needs nothing

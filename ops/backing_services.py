@@ -1,0 +1,135 @@
+"""The backing services an environment needs, probed over real connections."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from application_service import database
+from application_service.environments import ConfigurationError
+from ops.envvars import Environment, resolve
+from ops.errors import UserError
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url: str  # for messages: passwords redacted
+    probe: Callable[[], None]  # raises when the service does not accept connections
+    hint: str
+
+
+def database_config(environment: Environment) -> dict:
+    try:
+        return database.parse(environment.database_url)
+    except ConfigurationError as exc:
+        raise UserError(str(exc)) from None
+
+
+def probe_mysql(config: dict, timeout: float = 2.0) -> None:
+    if importlib.util.find_spec("MySQLdb") is None:
+        # The driver is optional locally; a TCP accept is the next best proof.
+        with socket.create_connection(database.address(config), timeout=timeout):
+            return
+    database.connect(config, timeout=timeout).close()
+
+
+def probe_redis(url: str, timeout: float = 2.0) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def required_services(environment: Environment) -> list[Service]:
+    """The services this environment is configured to use (SQLite and local memory need none)."""
+    services = []
+    config = database_config(environment)
+    if config["ENGINE"] == database.MYSQL_ENGINE:
+        services.append(Service(
+            "database", database.redact(environment.database_url),
+            lambda: probe_mysql(config),
+            "start MySQL/MariaDB (or fix DATABASE_URL); on this kind of machine: "
+            "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
+        ))
+    elif environment.strict:
+        raise UserError(f"The {environment.name} environment needs MySQL, but DATABASE_URL is "
+                        f"{database.redact(environment.database_url)!r}; point it at MySQL.")
+    if environment.redis_url:
+        url = environment.redis_url
+        services.append(Service(
+            "redis", database.redact(url), lambda: probe_redis(url),
+            "start Redis (or fix REDIS_URL): redis-server --daemonize yes --port 6379",
+        ))
+    elif environment.strict:
+        raise UserError(f"The {environment.name} environment needs Redis, but REDIS_URL is not "
+                        f"set; point it at Redis (redis://127.0.0.1:6379/0).")
+    return services
+
+
+def django_environment(name: str | None, *, database: bool = False) -> Environment:
+    """The environment `name`, checked far enough that Django will start: its required settings,
+    a readable DATABASE_URL, and with `database` a reachable database (a command that needs one
+    then fails with a message, not with a driver's traceback)."""
+    environment = resolve(name)
+    environment.require()
+    database_config(environment)
+    if database:
+        require_database(environment)
+    return environment
+
+
+def require_database(environment: Environment) -> None:
+    """UserError naming the database and the fix when it does not accept connections."""
+    for service in required_services(environment):
+        if service.name == "database" and (error := check(service)):
+            raise UserError(f"The database ({service.url}) is not reachable: {error}. "
+                            f"{service.hint[0].upper()}{service.hint[1:]}; `invoke wait-for` waits "
+                            f"for it to come up.")
+
+
+def check(service: Service) -> str | None:
+    """None when the service accepts a connection, else why not."""
+    try:
+        service.probe()
+    except Exception as exc:  # each driver raises its own errors; all mean "not up"
+        return f"{type(exc).__name__}: {exc}".strip()
+    return None
+
+
+def wait_for(services: list[Service], *, timeout: float, interval: float = 0.5,
+             out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait until every service accepts connections, with a progress line; UserError on timeout."""
+    started = clock()
+    waiting = {service.name: service for service in services}
+    errors: dict[str, str] = {}
+    while waiting:
+        for name, service in list(waiting.items()):
+            error = check(service)
+            if error is None:
+                del waiting[name]
+                out.write(f"\r{name} is up ({service.url})".ljust(72) + "\n")
+            else:
+                errors[name] = error
+        elapsed = clock() - started
+        if not waiting:
+            break
+        if elapsed >= timeout:
+            out.write("\n")
+            raise UserError(" ".join(
+                f"{name} ({service.url}) never came up within {timeout:g}s: {errors[name]}; "
+                f"{service.hint}." for name, service in waiting.items()
+            ))
+        out.write(f"\rwaiting for {', '.join(waiting)} ... {elapsed:.0f}s of {timeout:g}s")
+        out.flush()
+        sleep(interval)
+    out.flush()

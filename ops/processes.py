@@ -1,0 +1,48 @@
+"""Run several long-lived processes together, each line prefixed with its name (honcho)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+from ops.envvars import Environment
+
+
+def run_together(processes: Mapping[str, Sequence[str]], environment: Environment) -> int:
+    """Start every process; when one stops or Ctrl-C arrives, stop them all. Returns the exit code."""
+    manager = Manager(Printer(sys.stdout))
+    for name, argv in processes.items():
+        manager.add_process(name, shlex.join(argv), env=environment.variables)
+    manager.loop()
+    return manager.returncode or 0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server about to start."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a process started in a session of its own, with its children: SIGTERM to the group,
+    then SIGKILL if it has not ended within `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)

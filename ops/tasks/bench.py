@@ -1,0 +1,41 @@
+"""bench: the service's speed beside bare Django and Celery references (see README, Benchmarks)."""
+
+from __future__ import annotations
+
+from invoke import Collection, Exit
+
+from ops import bench as benchmark
+from ops.tasks import task
+
+
+@task(
+    name="run",
+    default=True,
+    help={
+        "duration": "seconds of load per run (default 5)",
+        "connections": "connections wrk keeps open (default 16)",
+        "workers": "gunicorn workers of every server (config serve.workers)",
+        "rounds": "rounds; each runs every scenario beside its baseline, the median counts (default 5)",
+        "jobs": "Celery jobs per batch (default 2000)",
+        "messages": "messages POSTed one by one to time POST to processed (default 200)",
+        "database_url": "MySQL URL of the throwaway bench database, dropped and created fresh "
+                        "(default mysql://root@127.0.0.1:3306/little_service_bench; _small appended "
+                        "for the small-table one)",
+        "redis_url": "Redis for the cache, throttles and broker (default redis://127.0.0.1:6379/13)",
+        "check": "exit non-zero when a scenario misses its target",
+    }
+)
+def run(c, duration=None, connections=None, workers=None, rounds=None, jobs=None, messages=None,
+        database_url=None, redis_url=None, check=False):
+    """Measure the counter page, the API and the jobs against bare Django and Celery baselines."""
+    settings = benchmark.with_options(
+        benchmark.Settings(workers=int(c.config.serve.workers)), duration=duration,
+        connections=connections, workers=workers, rounds=rounds, jobs=jobs, messages=messages,
+        database_url=database_url, redis_url=redis_url,
+    )
+    report = benchmark.measure(c, settings)
+    if check and not report["passed"]:
+        raise Exit("bench: a scenario missed its target (see the table above).")
+
+
+ns = Collection("bench", run)

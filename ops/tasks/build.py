@@ -1,0 +1,56 @@
+"""build: the service's one image, tagged with the commit; --push sends it to ECR."""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from ops import images
+from ops.envvars import REPOSITORY
+from ops.tasks import task
+
+
+@task(
+    name="image",
+    default=True,
+    help={
+        "push": "log in to ECR and push the image (refused for an uncommitted tree)",
+        "name": "local image name (config docker.image)",
+        "repository": "ECR repository to push to (config docker.repository)",
+        "base_image": "base image build argument (default: the Dockerfile's, python:3.12-slim)",
+        "pip_config": "a pip.conf for this build only (a company index or mirror); never in a layer",
+        "ca_bundle": "a CA bundle pip trusts during the build (behind a TLS-inspecting proxy)",
+        "no_cache": "rebuild every layer",
+        "artifact": "with --push: where to write Elastic Beanstalk's Dockerrun.aws.json",
+    }
+)
+def image(c, push=False, name=None, repository=None, base_image=None, pip_config=None,
+          ca_bundle=None, no_cache=False, artifact=None):
+    """Build the image, tagged with the git sha; --push sends it to ECR."""
+    revision = images.revision()
+    if push:
+        images.require_pushable(revision)
+    options = images.BuildOptions(
+        name=name or c.config.docker.image, tag=revision.tag, base_image=base_image,
+        extra_files=images.build_config_files(pip_config=pip_config, ca_bundle=ca_bundle),
+        no_cache=no_cache, labels={"org.opencontainers.image.revision": revision.sha},
+    )
+    client = images.connect()
+    images.build(client, options)
+    print(f"built {options.reference}", flush=True)
+    if push:
+        import boto3
+
+        pushed = images.push(client, boto3.client("ecr"), image=options.reference,
+                             repository=repository or c.config.docker.repository, tag=revision.tag)
+        path = images.write_artifact(pushed, REPOSITORY / (artifact or c.config.docker.artifact))
+        print(f"pushed {pushed}; deployment artifact {path}", flush=True)
+
+
+ns = Collection("build", image)
+ns.configure({
+    "docker": {
+        "image": "little-service",
+        "repository": "little-service",
+        "artifact": "dist/Dockerrun.aws.json",
+    },
+})

@@ -1,0 +1,42 @@
+"""celery: the background job worker and the beat scheduler."""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from ops import commands
+from ops.backing_services import django_environment
+from ops.run import replace_process
+from ops.tasks import ENV_HELP, task
+
+LOGLEVEL_HELP = "DEBUG, INFO, WARNING or ERROR"
+
+
+@task(
+    default=True,
+    help={
+        "env": ENV_HELP,
+        "concurrency": "worker processes (default: one per core)",
+        "queues": "comma-separated queues to consume (default: all the app's)",
+        "beat": "also run the beat scheduler inside this worker (one per deployment)",
+        "loglevel": LOGLEVEL_HELP,
+    },
+)
+def worker(c, env=None, concurrency=None, queues="", beat=False, loglevel="INFO"):
+    """Run a Celery worker."""
+    environment = django_environment(env)
+    replace_process(commands.celery_worker(
+        concurrency=int(concurrency) if concurrency else None, queues=queues, beat=beat,
+        loglevel=loglevel, schedule_dir=environment.embedded_broker_dir,
+    ), environment)
+
+
+@task(help={"env": ENV_HELP, "loglevel": LOGLEVEL_HELP})
+def beat(c, env=None, loglevel="INFO"):
+    """Run the Celery beat scheduler alone (only one runs at a time)."""
+    environment = django_environment(env)
+    replace_process(commands.celery_beat(schedule_dir=environment.embedded_broker_dir,
+                                         loglevel=loglevel), environment)
+
+
+ns = Collection("celery", worker, beat)

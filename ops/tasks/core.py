@@ -1,0 +1,133 @@
+"""The root tasks: test, run and manage the service in an environment."""
+
+from __future__ import annotations
+
+import shlex
+
+from invoke import Exit
+
+from ops import backing_services, commands, locks
+from ops import doctor as checkup
+from ops import healthcheck as probe
+from ops.backing_services import django_environment
+from ops.envvars import REPOSITORY, deploy_check_environment, resolve, superuser_environment
+from ops.run import replace_process, run
+from ops.tasks import ENV_HELP, task
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "pytest_args": "extra arguments for pytest, as one string (e.g. \"-k counter -x\")",
+        "wait": "seconds to wait for MySQL and Redis before failing (ci)",
+        "reports": "write JUnit XML and coverage (XML, HTML) into reports/ (default on)",
+    }
+)
+def test(c, env=None, pytest_args="", wait=20, reports=True):
+    """Run the test suite (ci: MySQL and Redis required, skips fail)."""
+    environment = resolve(env)
+    backing_services.wait_for(backing_services.required_services(environment), timeout=float(wait))
+    run(c, commands.pytest(extra=shlex.split(pytest_args), reports=reports), environment)
+
+
+@task(help={"env": ENV_HELP})
+def shell(c, env=None):
+    """Open a Django shell (IPython when installed)."""
+    replace_process(commands.shell(), django_environment(env, database=True))
+
+
+@task(help={"command": 'the manage.py command line, quoted (e.g. "showmigrations")', "env": ENV_HELP})
+def manage(c, command, env=None):
+    """Run any manage.py command."""
+    replace_process(commands.manage_line(command), django_environment(env))
+
+
+@task(help={"env": ENV_HELP})
+def migrate(c, env=None):
+    """Apply database migrations."""
+    run(c, commands.migrate(), django_environment(env, database=True))
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "bind": "address to listen on (config serve.bind; INVOKE_SERVE_BIND)",
+        "workers": "worker processes (config serve.workers; INVOKE_SERVE_WORKERS)",
+        "timeout": "seconds before a silent worker is killed and restarted (config serve.timeout)",
+    }
+)
+def serve(c, env=None, bind=None, workers=None, timeout=None):
+    """Serve with gunicorn, the production server."""
+    environment = django_environment(env)
+    config = commands.ServerConfig(
+        bind=bind or c.config.serve.bind,
+        workers=int(workers or c.config.serve.workers),
+        timeout=int(timeout or c.config.serve.timeout),
+        graceful_timeout=int(c.config.serve.graceful_timeout),
+        keep_alive=int(c.config.serve.keep_alive),
+        max_requests=int(c.config.serve.max_requests),
+    )
+    replace_process(commands.gunicorn(config), environment)
+
+
+@task(name="wait-for", help={"env": ENV_HELP, "timeout": "seconds to wait before failing"})
+def wait_for(c, env=None, timeout=60):
+    """Wait until the database and Redis accept connections."""
+    environment = resolve(env)
+    required = backing_services.required_services(environment)
+    if not required:
+        print(f"{environment.name}: nothing to wait for (SQLite, local-memory cache)")
+        return
+    backing_services.wait_for(required, timeout=float(timeout))
+
+
+@task(help={"env": ENV_HELP})
+def doctor(c, env=None):
+    """Check Python, the lock and the services the environment needs."""
+    environment = resolve(env)
+    findings = checkup.examine(environment)
+    print(f"environment: {environment.name}")
+    print(checkup.report(findings))
+    if not all(finding.ok for finding in findings):
+        raise Exit("doctor found problems; each has its fix above.")
+
+
+@task
+def lint(c):
+    """Check code style, missing migrations, the OpenAPI schema and production deploy settings."""
+    local = resolve("local")
+    run(c, commands.ruff_check(), local)
+    run(c, commands.makemigrations_check(), local)
+    run(c, commands.schema_check(), local)
+    run(c, commands.deploy_check(), deploy_check_environment(resolve("production")))
+
+
+@task(
+    help={
+        "username": "the superuser's username",
+        "email": "the superuser's email address",
+        "password": "the password (better: set DJANGO_SUPERUSER_PASSWORD, kept out of shell history)",
+        "env": ENV_HELP,
+    }
+)
+def createsuperuser(c, username, email, password=None, env=None):
+    """Create a superuser without prompting (for scripts and CI)."""
+    environment = superuser_environment(django_environment(env, database=True), username=username,
+                                        email=email, password=password)
+    run(c, commands.createsuperuser(), environment)
+
+
+@task
+def lock(c):
+    """Compile requirements*.in into the hashed lock files."""
+    for command in locks.compile_commands():
+        run(c, command, resolve("local"), cwd=str(REPOSITORY))
+
+
+@task(help={"url": f"the URL that must answer 200 (default {probe.DEFAULT_URL})"})
+def healthcheck(c, url=None):
+    """Check that the web server answers /healthz (the image's HEALTHCHECK)."""
+    print(probe.healthz(url or probe.DEFAULT_URL))
+
+
+TASKS = (test, shell, manage, migrate, serve, wait_for, doctor, lint, createsuperuser, lock, healthcheck)

@@ -1,0 +1,52 @@
+from ops import doctor, locks
+from ops.envvars import resolve
+from ops.testing import free_port
+
+
+def test_requirement_names_reads_in_and_lock_files(tmp_path):
+    path = tmp_path / "r.txt"
+    path.write_text("# c\n-r other.in\nDjango>=5.2\nsome_pkg==1.0 \\\n    --hash=sha256:x\n")
+    assert locks.requirement_names(path) == {"django", "some-pkg"}
+
+
+def test_unlocked_requirements_names_each_lock_that_lacks_a_declared_package(tmp_path):
+    (tmp_path / "requirements.in").write_text("Django>=5.2\n")
+    (tmp_path / "requirements.txt").write_text("django==5.2 \\\n    --hash=sha256:x\n")
+    (tmp_path / "requirements-dev.in").write_text("-r requirements.in\nboto3>=1.35\nmoto[server]>=5\n")
+    (tmp_path / "requirements-dev.txt").write_text("django==5.2 \\\n    --hash=sha256:x\nmoto==5.1\n")
+    assert locks.unlocked_requirements(tmp_path) == ["boto3 (requirements-dev.txt)"]
+    (tmp_path / "requirements.in").write_text("Django>=5.2\ngunicorn>=23\n")
+    assert locks.unlocked_requirements(tmp_path) == ["gunicorn (requirements.txt)",
+                                                      "boto3 (requirements-dev.txt)"]
+
+
+def test_names_compare_as_pip_compares_them(tmp_path):
+    """Case, '-', '_' and '.' are one (PEP 503): a lock writing zope-interface locks zope.interface."""
+    (tmp_path / "requirements.in").write_text("zope.interface>=6\nPyYAML>=6\nDjango_Filter>=24\n")
+    (tmp_path / "requirements.txt").write_text("django-filter==25.1\npyyaml==6.0.2\nzope-interface==7.2\n")
+    (tmp_path / "requirements-dev.in").write_text("-r requirements.in\n")
+    (tmp_path / "requirements-dev.txt").write_text("")
+    assert locks.unlocked_requirements(tmp_path) == []
+    assert locks.requirement_names(tmp_path / "requirements.in") == {"zope-interface", "pyyaml",
+                                                                      "django-filter"}
+
+
+def test_the_repository_locks_cover_their_in_files():
+    assert locks.unlocked_requirements() == []
+
+
+def test_local_environment_is_healthy_here():
+    findings = doctor.examine(resolve("local", {"DATABASE_URL": "sqlite:////tmp/x.db"}))
+    assert [f.name for f in findings] == ["python", "lock", "services"]
+    assert all(f.ok for f in findings), doctor.report(findings)
+
+
+def test_a_down_service_is_reported_with_its_fix():
+    port = free_port()
+    findings = doctor.examine(resolve("ci", {"DATABASE_URL": f"mysql://root@127.0.0.1:{port}/d",
+                                             "REDIS_URL": f"redis://127.0.0.1:{port}/0"}))
+    failed = {f.name: f for f in findings if not f.ok}
+    assert set(failed) == {"database", "redis"}
+    text = doctor.report(findings)
+    assert "FAIL database" in text and "fix: start MySQL/MariaDB" in text
+    assert "fix: start Redis" in text

@@ -1,0 +1,326 @@
+"""Every pipeline calls the same tasks, and every pipeline file passes its own validator.
+
+Parity: the Dockerfile, the entrypoint, docker-compose.yml, .circleci/config.yml,
+aws/buildspec.yml and .ci/run may run invoke tasks that exist, and otherwise only the few
+commands that install the lock (and invoke with it) or start CI's own services.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import tasks
+from ops.testing import REPOSITORY
+
+DOCKERFILE = REPOSITORY / "docker" / "Dockerfile"
+ENTRYPOINT = REPOSITORY / "docker" / "entrypoint.sh"
+COMPOSE = REPOSITORY / "docker" / "docker-compose.yml"
+CIRCLECI = REPOSITORY / ".circleci" / "config.yml"
+BUILDSPEC = REPOSITORY / "aws" / "buildspec.yml"
+CI_RUN = REPOSITORY / ".ci" / "run"
+
+# What a pipeline may run besides tasks, and why.
+INSTALLERS = {"apt-get", "dpkg", "useradd", "groupadd"}  # system packages, the image's user
+SHELL = {"set", "cd", "export", "if", "then", "else", "fi", "[", "test", "echo", "command", "exit",
+         "true", "mkdir", "rm", "find", "!", "{", "}", "((", "))", "missing+=", "local"}
+# .ci/run: probes and starts of the services and tools CI needs (`docker info` asks for an engine)
+CI_SERVICES = {"pkg-config", "mariadb-admin", "redis-cli", "start-stop-daemon", "redis-server", "docker"}
+OPERATORS = {"&&", "||", ";", "|", "(", ")", "&", ";;"}
+
+
+def task_names() -> set[str]:
+    names = set()
+
+    def walk(collection, prefix=""):
+        for name in collection.tasks:
+            names.add(prefix + name)
+        if collection.default:
+            names.add(prefix.rstrip("."))
+        for name, child in collection.collections.items():
+            walk(child, f"{prefix}{name}.")
+
+    walk(tasks.ns)
+    return names - {""}
+
+
+def simple_commands(script: str) -> list[list[str]]:
+    """The simple commands of a shell script: words, split at operators and line ends."""
+    commands: list[list[str]] = []
+    text = re.sub(r"\\\n", " ", script)
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = re.sub(r"\d*>>?&?\s*[^\s;&|]+", "", line)  # redirections are not commands
+        line = re.sub(r"\b[A-Za-z_]\w*\+?=\([^)]*\)", "", line)  # array assignments
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        current: list[str] = []
+        for token in lexer:
+            if token in OPERATORS:
+                if current:
+                    commands.append(current)
+                current = []
+            else:
+                current.append(token)
+        if current:
+            commands.append(current)
+    return commands
+
+
+def program(words: list[str]) -> list[str]:
+    """Drop assignments and wrappers: `A=b sudo exec invoke x` -> ["invoke", "x"]."""
+    words = list(words)
+    while words and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*\+?=", words[0]) or words[0] in {
+            "sudo", "exec", "then", "else", "do", "!", "if"}):
+        if words[0].startswith("missing+="):
+            return ["missing+="]
+        words.pop(0)
+    return words
+
+
+def installs_the_lock(words: list[str], name: str) -> bool:
+    """A virtual environment, the hashed lock into it (the installers out of the image's), or
+    .ci/run (itself checked here)."""
+    if re.match(r"python3?(\.\d+)?$", name) and words[1:3] == ["-m", "venv"]:
+        return True
+    if re.match(r"python3?(\.\d+)?$", name) and words[1:4] == ["-m", "pip", "uninstall"]:
+        return set(words[4:]) - {"--yes", "--quiet"} <= {"pip", "setuptools", "wheel"}
+    if name == "pip" and "install" in words and "--require-hashes" in words:
+        return any(re.match(r"/?.*requirements(-dev)?\.txt$", word) for word in words)
+    return words[:2] == ["bash", ".ci/run"]
+
+
+def violations(commands: list[list[str]], *, allowed: set[str] = frozenset()) -> list[str]:
+    known = task_names()
+    found = []
+    for words in commands:
+        words = program(words)
+        if not words or words[0] in SHELL | INSTALLERS | allowed:
+            continue
+        line = shlex.join(words)
+        name = Path(words[0]).name
+        if name in {"invoke", "inv"}:
+            arguments = [word for word in words[1:] if not word.startswith("-")]
+            if words[1:] == ["$@"]:  # the entrypoint's role: checked in the Dockerfile and compose
+                continue
+            if not arguments or arguments[0] not in known:
+                found.append(f"{line}: not a task")
+        elif re.match(r"python3?(\.\d+)?$", name) and words[1:2] == ["bootstrap.py"]:
+            arguments = [word for word in words[2:] if not word.startswith("-")]
+            if arguments and arguments[0] not in known:
+                found.append(f"{line}: not a task")
+        elif not installs_the_lock(words, name):
+            found.append(f"{line}: not an invoke task")
+    return found
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    instructions = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            instructions.append((keyword.upper(), rest.strip()))
+    return instructions
+
+
+def exec_form(value: str) -> list[str]:
+    value = value.strip()
+    return yaml.safe_load(value) if value.startswith("[") else shlex.split(value)
+
+
+def dockerfile_commands() -> list[list[str]]:
+    commands = []
+    for keyword, rest in dockerfile_instructions():
+        if keyword == "RUN":
+            rest = re.sub(r"--mount=\S+\s*", "", rest)
+            commands += simple_commands(rest)
+        elif keyword == "CMD":  # arguments of the entrypoint: an invoke task
+            commands.append(["invoke", *exec_form(rest)])
+        elif keyword == "HEALTHCHECK":
+            command = exec_form(rest.split(" CMD ", 1)[1])
+            commands.append(command)
+        elif keyword == "ENTRYPOINT":
+            assert exec_form(rest) == ["/app/docker/entrypoint.sh"]
+    return commands
+
+
+def compose_commands() -> list[list[str]]:
+    commands = []
+    for name, service in yaml.safe_load(COMPOSE.read_text())["services"].items():
+        ours = "build" in service
+        if ours:
+            command = service.get("command", ["serve"])
+            commands.append(["invoke", *(command if isinstance(command, list) else shlex.split(command))])
+            test = (service.get("healthcheck") or {}).get("test")
+            if test:
+                assert test[0] == "CMD", f"{name}: exec-form healthcheck"
+                commands.append(test[1:])
+    return commands
+
+
+def circleci_commands() -> list[list[str]]:
+    config = yaml.safe_load(CIRCLECI.read_text())
+    steps = [step for job in config["jobs"].values() for step in job["steps"]]
+    steps += [step for command in config.get("commands", {}).values() for step in command["steps"]]
+    commands = []
+    for step in steps:
+        if isinstance(step, dict) and "run" in step:
+            run = step["run"]
+            commands += simple_commands(run if isinstance(run, str) else run["command"])
+    return commands
+
+
+def buildspec_commands() -> list[list[str]]:
+    spec = yaml.safe_load(BUILDSPEC.read_text())
+    return [command for phase in spec["phases"].values() for line in phase.get("commands", [])
+            for command in simple_commands(line)]
+
+
+PIPELINES = {
+    "Dockerfile": (dockerfile_commands, set()),
+    "entrypoint": (lambda: simple_commands(ENTRYPOINT.read_text()), set()),
+    "docker-compose.yml": (compose_commands, set()),
+    ".circleci/config.yml": (circleci_commands, set()),
+    "aws/buildspec.yml": (buildspec_commands, set()),
+    ".ci/run": (lambda: simple_commands(CI_RUN.read_text()), CI_SERVICES),
+}
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_every_command_of_the_pipeline_is_an_invoke_task(pipeline):
+    collect, allowed = PIPELINES[pipeline]
+    commands = collect()
+    assert commands, f"no commands found in {pipeline}"
+    assert violations(commands, allowed=allowed) == []
+
+
+def test_the_pipelines_run_the_tasks_the_issue_names():
+    lines = {name: [" ".join(program(words)) for words in collect()]
+             for name, (collect, _) in PIPELINES.items()}
+    assert "invoke wait-for --timeout ${WAIT_FOR_TIMEOUT:-60}" in lines["entrypoint"]
+    assert {"invoke migrate", "invoke celery", "invoke celery.beat"} <= set(lines["docker-compose.yml"])
+    assert "invoke serve" in lines["Dockerfile"]
+    circle = " ".join(lines[".circleci/config.yml"])
+    assert "bootstrap.py wait-for" in circle and "bootstrap.py test --env ci" in circle
+    assert "bootstrap.py build" in circle
+    assert "python3 bootstrap.py build --push" in lines["aws/buildspec.yml"]
+    assert lines[".ci/run"][-1] == "python3 bootstrap.py test"
+
+
+@pytest.mark.parametrize("line", [
+    "python manage.py migrate", "pytest -x", "gunicorn application_service.wsgi",
+    "celery -A application_service worker", "docker compose up", "invoke no-such-task",
+    "cd app && python3 -m pytest", "pip install django", "DEBUG=1 sudo make test",
+])
+def test_the_parity_check_catches_a_command_of_its_own(line):
+    assert violations(simple_commands(line)), line
+
+
+def test_the_parity_check_accepts_installing_and_tasks():
+    script = ("sudo apt-get update -qq && sudo apt-get install -y libmariadb-dev\n"
+              "python3 bootstrap.py test --env ci --pytest-args \"-m 'not container'\"\n"
+              "PIP_CONFIG_FILE=/x pip install --require-hashes --no-deps -r /tmp/requirements.txt\n"
+              "exec invoke celery.beat --loglevel INFO")
+    assert violations(simple_commands(script)) == []
+
+
+# --- validation with the tools each format has -------------------------------------------------
+
+def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_circleci_config_matches_its_published_schema():
+    result = check_jsonschema("vendor.circle-ci", CIRCLECI)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_file_matches_the_compose_spec():
+    result = check_jsonschema("vendor.compose-spec", COMPOSE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), "--no-color", str(DOCKERFILE)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_keeps_its_promises():
+    instructions = dockerfile_instructions()
+    keywords = [keyword for keyword, _ in instructions]
+    assert instructions[0] == ("ARG", "BASE_IMAGE=python:3.12-slim")
+    assert keywords.count("FROM") >= 2  # multi-stage
+    runs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
+    assert "--mount=type=cache,target=/root/.cache/pip" in runs
+    assert "--require-hashes" in runs and "requirements.txt" in runs
+    assert 'collectstatic' in runs
+    user = [rest for keyword, rest in instructions if keyword == "USER"]
+    assert user and user[-1].split(":")[0] not in ("root", "0")
+    assert "HEALTHCHECK" in keywords and "/healthz" not in dict(instructions).get("ENV", "")
+    env = " ".join(rest for keyword, rest in instructions if keyword == "ENV")
+    assert not re.search(r"SECRET_KEY|DATABASE_URL|PASSWORD|TOKEN", env)
+
+
+def test_dockerignore_keeps_secrets_reports_and_history_out():
+    patterns = (REPOSITORY / ".dockerignore").read_text().splitlines()
+    assert "*" in patterns  # a whitelist
+    for kept_out in ("**/.env", "reports/", "**/.git"):
+        assert kept_out in patterns
+
+
+def test_buildspec_structure():
+    spec = yaml.safe_load(BUILDSPEC.read_text())
+    assert set(spec) <= {"version", "env", "phases", "reports", "artifacts", "cache", "batch",
+                         "run-as", "proxy"}
+    assert spec["version"] == 0.2
+    assert set(spec["phases"]) <= {"install", "pre_build", "build", "post_build"}
+    for phase in spec["phases"].values():
+        assert all(isinstance(command, str) for command in phase.get("commands", []))
+    assert spec["env"]["variables"]["CI"] == "true"
+    for report in spec["reports"].values():
+        assert report["base-directory"] == "reports"
+        assert report["file-format"] in {"JUNITXML", "COBERTURAXML"}
+    assert spec["reports"]["junit"]["files"] == ["junit.xml"]
+    assert spec["artifacts"] == {"base-directory": "dist", "files": ["Dockerrun.aws.json"]}
+    assert str(tasks.ns.configuration()["docker"]["artifact"]) == "dist/Dockerrun.aws.json"
+    assert any("pip" in path for path in spec["cache"]["paths"])
+
+
+def test_circleci_publishes_results_and_caches_on_the_lock():
+    config = yaml.safe_load(CIRCLECI.read_text())
+    assert config["version"] == 2.1
+    test = config["jobs"]["test"]
+    images = [container["image"] for container in test["docker"]]
+    assert images[0].startswith("cimg/python:3.12") and any(i.startswith("cimg/mysql:8.0") for i in images)
+    assert any(image.startswith("cimg/redis") for image in images)
+    steps = [next(iter(step)) if isinstance(step, dict) else step for step in test["steps"]]
+    assert "store_test_results" in steps and "store_artifacts" in steps
+    restore = config["commands"]["bootstrap"]["steps"][2]["restore_cache"]["keys"][0]
+    assert '{{ checksum "requirements-dev.txt" }}' in restore
+    build = config["workflows"]["test-and-build"]["jobs"][1]["build"]
+    assert build["filters"]["branches"]["only"] == "main"
+
+
+def test_circleci_test_job_has_what_the_suite_needs_that_is_not_python():
+    """In ci a skip is a failure: the browser test needs a browser, the bench test wrk."""
+    test = yaml.safe_load(CIRCLECI.read_text())["jobs"]["test"]
+    primary = test["docker"][0]
+    assert primary["image"].endswith("-browsers")  # CircleCI's images with Google Chrome
+    assert primary["environment"]["CHROMIUM"] == "/usr/bin/google-chrome"
+    installs = [words for step in test["steps"] if isinstance(step, dict) and "run" in step
+                for words in simple_commands(step["run"]["command"]) if "apt-get" in words]
+    assert any("wrk" in words for words in installs)

@@ -1,0 +1,132 @@
+"""tasks.py itself: the task list, argument handling, and the messages for bad input."""
+
+import os
+import re
+
+import pytest
+from invoke import Config, Context, MockContext, Result
+
+import tasks
+from ops.testing import free_port, invoke
+
+EXPECTED_TASKS = {"dev", "test", "shell", "manage", "migrate", "serve", "wait-for", "doctor", "lint",
+                  "db.create", "createsuperuser", "lock"}
+
+
+def clean_env(**overrides):
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"APP_ENV", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CI"}}
+    env.update(overrides)
+    return env
+
+
+def listed_tasks():
+    result = invoke("--list", check=True)
+    return {match.group(1) for match in re.finditer(r"^  (\S+)", result.stdout, re.M)}
+
+
+def test_every_task_is_listed_with_a_one_line_docstring():
+    assert listed_tasks() >= EXPECTED_TASKS
+    for collection in [tasks.ns, *tasks.ns.collections.values()]:
+        for task in collection.tasks.values():
+            first_line = (task.__doc__ or "").strip().splitlines()[0]
+            assert first_line.endswith("."), f"{task.name} needs a one-line docstring"
+
+
+def test_every_parameter_has_help():
+    collections = [tasks.ns, *tasks.ns.collections.values()]
+    for collection in collections:
+        for task in collection.tasks.values():
+            for argument in task.get_arguments():
+                assert argument.help, f"{task.name} --{argument.name} has no help"
+
+
+def test_readme_lists_every_task():
+    readme = (tasks.ROOT / "README.md").read_text()
+    for name in listed_tasks():
+        assert f"invoke {name}" in readme, f"README's task table misses {name}"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "message"),
+    [
+        (["migrate", "--env", "staging"], {},
+         "Unknown environment 'staging'. Choose one of: local, ci, production"),
+        (["serve", "--env", "production"], {},
+         "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL are not set"),
+        (["migrate"], {"DATABASE_URL": "postgres://u@h/d"}, "is not supported: use sqlite"),
+        (["migrate"], {"DATABASE_URL": "mysql://u:pw@127.0.0.1:3306/"}, "names no database"),
+        (["manage", " "], {}, "Name a manage.py command"),
+        (["createsuperuser", "--username", "a", "--email", "a@example.com"], {},
+         "No password given: pass --password or set DJANGO_SUPERUSER_PASSWORD"),
+        (["test", "--env", "ci", "--wait", "1"], {"DATABASE_URL": "sqlite:///x.db"}, "needs MySQL"),
+    ],
+)
+def test_bad_input_ends_in_a_message_not_a_traceback(arguments, env, message):
+    result = invoke(*arguments, env=clean_env(**env))
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "pw@" not in result.stderr  # passwords are redacted
+
+
+def test_wait_for_names_what_never_came_up():
+    port = free_port()
+    result = invoke("wait-for", "--env", "ci", "--timeout", "1",
+                    env=clean_env(DATABASE_URL=f"mysql://root@127.0.0.1:{port}/x",
+                                  REDIS_URL=f"redis://127.0.0.1:{port}/0"))
+    assert result.returncode == 1
+    assert f"database (mysql://root@127.0.0.1:{port}/x) never came up within 1s" in result.stderr
+    assert f"redis (redis://127.0.0.1:{port}/0) never came up within 1s" in result.stderr
+    assert "waiting for database, redis" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_commands_needing_the_database_say_when_it_is_down():
+    port = free_port()
+    result = invoke("migrate", env=clean_env(DATABASE_URL=f"mysql://root:pw@127.0.0.1:{port}/x"))
+    assert result.returncode == 1
+    assert f"The database (mysql://root:***@127.0.0.1:{port}/x) is not reachable" in result.stderr
+    assert "invoke wait-for" in result.stderr
+    assert "Traceback" not in result.stderr and "pw@" not in result.stderr
+
+
+def test_unknown_option_is_refused_by_invoke():
+    result = invoke("migrate", "--nope")
+    assert result.returncode != 0
+    assert "--nope" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_runs_manage_migrate_in_the_environment():
+    c = MockContext(run={re.compile(r".*manage\.py migrate --noinput$"): Result("")})
+    tasks.migrate(c, env="local")
+    command = c.run.call_args.args[0]
+    assert command.endswith("application_service/manage.py migrate --noinput")
+    assert c.run.call_args.kwargs["env"]["DJANGO_SETTINGS_MODULE"] == "application_service.environments.local"
+
+
+def test_lint_checks_deploy_under_production_with_stand_ins_only_for_missing(monkeypatch):
+    for key in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    c = MockContext(run={re.compile(".*"): Result("")}, repeat=True)
+    tasks.lint(c)
+    commands = [(call.args[0], call.kwargs["env"]) for call in c.run.call_args_list]
+    assert [command.split()[-1] for command, _ in commands[:1]] == ["."]
+    deploy, env = commands[-1]
+    assert deploy.endswith("check --deploy --fail-level WARNING")
+    assert env["DJANGO_SETTINGS_MODULE"] == "application_service.environments.production"
+    assert len(env["SECRET_KEY"]) >= 50
+
+
+def test_serve_defaults_come_from_config(monkeypatch):
+    launched = {}
+    monkeypatch.setattr(tasks, "replace_process", lambda argv, env: launched.update(argv=argv, env=env))
+    c = Context(config=Config(overrides=tasks.ns.configuration()))
+    c.config.serve.workers = 7
+    tasks.serve(c, env="local", bind="127.0.0.1:9999")
+    argv = launched["argv"]
+    assert argv[argv.index("--workers") + 1] == "7"
+    assert argv[argv.index("--bind") + 1] == "127.0.0.1:9999"
+    assert argv[argv.index("--timeout") + 1] == "30"
