@@ -94,21 +94,31 @@ def test_a_message_posted_to_the_api_is_processed_by_a_worker(stack_env, api_use
 
 def test_a_job_killed_mid_way_completes_exactly_once(stack_env, api_user, tmp_path, service_database,
                                                     mysql_url):
-    env = {**stack_env, "MESSAGE_PROCESSING_SECONDS": "4", "CELERY_TASK_TIME_LIMIT": "6",
-           "CELERY_SOFT_LIMIT_MARGIN": "1", "CELERY_VISIBILITY_TIMEOUT": "8",
-           "CELERY_UNACKED_RESTORE_INTERVAL": "1", "CELERY_UNACKED_RESTORE_THROTTLE": "1"}
+    """The job is held mid-way by a lock on its message's row (taken here, in a connection of the
+    test's own), so the worker can be killed while the job's transaction is open."""
+    env = {**stack_env, "CELERY_TASK_TIME_LIMIT": "6", "CELERY_SOFT_LIMIT_MARGIN": "1",
+           "CELERY_VISIBILITY_TIMEOUT": "8", "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+           "CELERY_UNACKED_RESTORE_THROTTLE": "1"}
+    name = urlsplit(service_database["DATABASE_URL"]).path.lstrip("/")
     before = processed_count(service_database, mysql_url)
     with serving(env, tmp_path) as server:
         token = token_for(server, api_user)
+        message_id, _ = create_message(server, token, "held job")  # queued: no worker runs yet
+        holder = mysql_admin_connection(mysql_url)
+        holder.autocommit(False)
         first_log = tmp_path / "worker-1.log"
-        first = start_invoke(["celery", "--concurrency", "1"], env, first_log)
         try:
-            wait_for_text(first_log, WORKER_READY, process=first)
-            message_id, _ = create_message(server, token, "slow job")
-            wait_for_text(first_log, "application.jobs.message_process[", process=first)
-            time.sleep(1.5)  # inside the job's 4 s of work
+            holder.cursor().execute(f"SELECT id FROM `{name}`.application_message WHERE id = %s "
+                                    f"FOR UPDATE", [message_id])
+            first = start_invoke(["celery", "--concurrency", "1"], env, first_log)
+            try:
+                wait_for_text(first_log, "application.jobs.message_process[", process=first)
+                time.sleep(1.5)  # the job waits for the row inside its transaction
+            finally:
+                kill(first)
         finally:
-            kill(first)
+            holder.rollback()
+            holder.close()
         assert "succeeded" not in first_log.read_text()
         assert status_of(server, message_id) == "pending"  # the killed job committed nothing
 
@@ -176,7 +186,7 @@ def test_beat_runs_the_periodic_sweep_and_only_one_beat_runs(stack_env, api_user
         cursor = admin.cursor()
         cursor.execute(f"INSERT INTO `{name}`.application_message (author_id, text, status, "
                        f"created_at, updated_at) SELECT id, 'left pending', 'pending', NOW(6), NOW(6) "
-                       f"FROM `{name}`.auth_user WHERE username = %s", [api_user])
+                       f"FROM `{name}`.accounts_user WHERE username = %s", [api_user])
         message_id = cursor.lastrowid
     finally:
         admin.close()

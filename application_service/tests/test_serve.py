@@ -92,7 +92,7 @@ def test_createsuperuser_task(service_database, mysql_url):
     try:
         cursor = admin.cursor()
         name = urlsplit(service_database["DATABASE_URL"]).path.lstrip("/")
-        cursor.execute(f"SELECT is_superuser, is_staff, password FROM `{name}`.auth_user "
+        cursor.execute(f"SELECT is_superuser, is_staff, password FROM `{name}`.accounts_user "
                        "WHERE username = %s", [username])
         is_superuser, is_staff, password = cursor.fetchone()
     finally:

@@ -4,6 +4,7 @@ import pytest
 from django.db import DataError, connection, transaction
 
 from application.models import Counter
+from ops.testing import mysql_admin_connection
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mysql, pytest.mark.usefixtures("require_mysql")]
 
@@ -35,6 +36,17 @@ def test_strict_mode_refuses_to_truncate():
         Counter.objects.create(name="x" * 65)
 
 
-def test_read_committed():
-    (level,) = fetch("SELECT @@SESSION.tx_isolation")
-    assert level == "READ-COMMITTED"
+@pytest.mark.django_db(transaction=True)
+def test_read_committed(mysql_url):
+    """Behaviour, not a variable (MySQL 8 names it transaction_isolation, MariaDB 10.11 tx_isolation):
+    inside one transaction, a second read sees what another connection committed meanwhile."""
+    Counter.objects.create(name="isolation", value=1)
+    other = mysql_admin_connection(mysql_url)
+    try:
+        with transaction.atomic():
+            assert Counter.objects.get(name="isolation").value == 1
+            other.cursor().execute(f"UPDATE `{connection.settings_dict['NAME']}`.application_counter "
+                                   "SET value = 2 WHERE name = 'isolation'")
+            assert Counter.objects.get(name="isolation").value == 2  # REPEATABLE READ would say 1
+    finally:
+        other.close()

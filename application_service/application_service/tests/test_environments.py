@@ -47,5 +47,6 @@ def test_production_names_every_missing_setting():
     with pytest.raises(ConfigurationError) as error:
         environments.require("production", {"ALLOWED_HOSTS": "example.com", "SECRET_KEY": " "})
     assert "SECRET_KEY, DATABASE_URL, REDIS_URL are not set" in str(error.value)
-    environments.require("production", {"SECRET_KEY": "s", "ALLOWED_HOSTS": "h", "DATABASE_URL": "d"})
+    environments.require("production", {"SECRET_KEY": "s", "ALLOWED_HOSTS": "h", "DATABASE_URL": "d",
+                                        "REDIS_URL": "r"})
     environments.require("local", {})  # local needs nothing
