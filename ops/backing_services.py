@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+import tenacity
+
 from application_service import database
 from application_service.environments import ConfigurationError
 from ops.envvars import Environment, resolve
@@ -112,7 +114,8 @@ def wait_for(services: list[Service], *, timeout: float, interval: float = 0.5,
     started = clock()
     waiting = {service.name: service for service in services}
     errors: dict[str, str] = {}
-    while waiting:
+
+    def all_up() -> bool:
         for name, service in list(waiting.items()):
             error = check(service)
             if error is None:
@@ -120,16 +123,22 @@ def wait_for(services: list[Service], *, timeout: float, interval: float = 0.5,
                 out.write(f"\r{name} is up ({service.url})".ljust(72) + "\n")
             else:
                 errors[name] = error
-        elapsed = clock() - started
-        if not waiting:
-            break
-        if elapsed >= timeout:
-            out.write("\n")
-            raise UserError(" ".join(
-                f"{name} ({service.url}) never came up within {timeout:g}s: {errors[name]}; "
-                f"{service.hint}." for name, service in waiting.items()
-            ))
-        out.write(f"\rwaiting for {', '.join(waiting)} ... {elapsed:.0f}s of {timeout:g}s")
+        return not waiting
+
+    def progress(state: tenacity.RetryCallState) -> None:
+        out.write(f"\rwaiting for {', '.join(waiting)} ... {clock() - started:.0f}s of {timeout:g}s")
         out.flush()
-        sleep(interval)
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_result(lambda up: not up),
+        stop=lambda state: clock() - started >= timeout,
+        wait=tenacity.wait_fixed(interval), sleep=sleep, before_sleep=progress,
+        retry_error_callback=lambda state: False,
+    )
+    if not retrying(all_up):
+        out.write("\n")
+        raise UserError(" ".join(
+            f"{name} ({service.url}) never came up within {timeout:g}s: {errors[name]}; "
+            f"{service.hint}." for name, service in waiting.items()
+        ))
     out.flush()
