@@ -29,16 +29,16 @@ def check_python() -> Finding:
     return Finding("python", ok, version, "" if ok else "install Python 3.11 or newer")
 
 
-def check_lock() -> Finding:
-    """The locks cover their .in files, and the virtual environment holds exactly the lock."""
+def check_lock(prefix: Path = Path(sys.prefix)) -> Finding:
+    """The locks cover their .in files, and the virtual environment `prefix` holds exactly the lock."""
     unlocked = locks.unlocked_requirements()
     if unlocked:
         return Finding("lock", False, f"not locked: {', '.join(unlocked)}", "run: invoke lock")
     import bootstrap
 
-    stamp = Path(sys.prefix) / bootstrap.STAMP
+    stamp = prefix / bootstrap.STAMP
     if not stamp.exists():
-        return Finding("lock", False, f"{sys.prefix} was not installed by bootstrap.py",
+        return Finding("lock", False, f"{prefix} was not installed by bootstrap.py",
                        "run: python3 bootstrap.py doctor")
     installed = stamp.read_text()
     if installed not in {bootstrap.lock_digest(True), bootstrap.lock_digest(False)}:

@@ -35,10 +35,23 @@ def test_the_repository_locks_cover_their_in_files():
     assert locks.unlocked_requirements() == []
 
 
-def test_local_environment_is_healthy_here():
+def test_local_environment_needs_no_service():
     findings = doctor.examine(resolve("local", {"DATABASE_URL": "sqlite:////tmp/x.db"}))
     assert [f.name for f in findings] == ["python", "lock", "services"]
-    assert all(f.ok for f in findings), doctor.report(findings)
+    python, _, services = findings
+    assert python.ok and services.ok and services.detail.startswith("none needed")
+
+
+def test_the_lock_check_reads_the_stamp_bootstrap_writes(tmp_path):
+    import bootstrap
+
+    missing = doctor.check_lock(tmp_path)
+    assert not missing.ok and "was not installed by bootstrap.py" in missing.detail
+    (tmp_path / bootstrap.STAMP).write_text("an older lock's digest")
+    older = doctor.check_lock(tmp_path)
+    assert not older.ok and older.fix.startswith("run: python3 bootstrap.py doctor")
+    (tmp_path / bootstrap.STAMP).write_text(bootstrap.lock_digest(False))
+    assert doctor.check_lock(tmp_path).ok
 
 
 def test_a_down_service_is_reported_with_its_fix():
@@ -46,7 +59,7 @@ def test_a_down_service_is_reported_with_its_fix():
     findings = doctor.examine(resolve("ci", {"DATABASE_URL": f"mysql://root@127.0.0.1:{port}/d",
                                              "REDIS_URL": f"redis://127.0.0.1:{port}/0"}))
     failed = {f.name: f for f in findings if not f.ok}
-    assert set(failed) == {"database", "redis"}
+    assert set(failed) - {"lock"} == {"database", "redis"}
     text = doctor.report(findings)
     assert "FAIL database" in text and "fix: start MySQL/MariaDB" in text
     assert "fix: start Redis" in text

@@ -27,9 +27,10 @@ def test_unknown_environment_is_a_user_error():
 
 
 def test_require_names_missing_production_settings():
-    with pytest.raises(UserError, match="SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL are not set"):
+    with pytest.raises(UserError, match="SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL are not set"):
         resolve("production", {}).require()
-    resolve("production", {"SECRET_KEY": "k", "ALLOWED_HOSTS": "h", "DATABASE_URL": "mysql://u@h/d"}).require()
+    resolve("production", {"SECRET_KEY": "k", "ALLOWED_HOSTS": "h", "DATABASE_URL": "mysql://u@h/d",
+                           "REDIS_URL": "redis://h"}).require()
 
 
 def test_local_database_defaults_to_sqlite():

@@ -38,7 +38,7 @@ def test_the_runtime_lock_leaves_the_build_and_deploy_tools_out():
     runtime = requirement_names(REPOSITORY / "requirements.txt")
     assert not runtime & BUILD_AND_DEPLOY_TOOLS, "the image would carry them (see requirements-dev.in)"
     # Still locked for development and CI, where invoke build --push runs.
-    assert {"boto3", "docker", "fabric"} <= requirement_names(REPOSITORY / "requirements-dev.txt")
+    assert {"boto3", "docker"} <= requirement_names(REPOSITORY / "requirements-dev.txt")
 
 
 def test_the_task_file_loads_with_the_runtime_lock_alone():
@@ -46,7 +46,7 @@ def test_the_task_file_loads_with_the_runtime_lock_alone():
                         - requirement_names(REPOSITORY / "requirements.txt"))
     modules = {module for module, distributions in packages_distributions().items()
                if all(canonicalize_name(distribution) in development_only for distribution in distributions)}
-    assert {"boto3", "docker", "fabric", "pytest"} <= modules
+    assert {"boto3", "docker", "pytest"} <= modules
     result = subprocess.run([sys.executable, "-c", WITHOUT_MODULES, *sorted(modules)],
                             cwd=REPOSITORY, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -7,10 +7,12 @@ import pytest
 from invoke import Config, Context, MockContext, Result
 
 import tasks
+from ops.tasks import core
 from ops.testing import free_port, invoke
 
-EXPECTED_TASKS = {"dev", "test", "shell", "manage", "migrate", "serve", "wait-for", "doctor", "lint",
-                  "db.create", "createsuperuser", "lock"}
+EXPECTED_TASKS = {"dev.start", "dev.web", "test", "shell", "manage", "migrate", "serve", "wait-for",
+                  "doctor", "lint", "db.create", "createsuperuser", "lock", "healthcheck", "celery.worker",
+                  "celery.beat", "build.image", "bench.run", "docker.down", "docker.shell", "docker.logs"}
 
 
 def clean_env(**overrides):
@@ -20,9 +22,16 @@ def clean_env(**overrides):
     return env
 
 
-def listed_tasks():
+def listed_names() -> dict[str, set[str]]:
+    """Each task of `invoke --list` with the names that call it (a collection's default answers to
+    the collection's name too: `dev.start (dev)`)."""
     result = invoke("--list", check=True)
-    return {match.group(1) for match in re.finditer(r"^  (\S+)", result.stdout, re.M)}
+    return {match.group(1): {match.group(1), *filter(None, (match.group(2) or "").split(", "))}
+            for match in re.finditer(r"^  (\S+)(?: \(([^)]*)\))?", result.stdout, re.M)}
+
+
+def listed_tasks() -> set[str]:
+    return set(listed_names())
 
 
 def test_every_task_is_listed_with_a_one_line_docstring():
@@ -41,10 +50,14 @@ def test_every_parameter_has_help():
                 assert argument.help, f"{task.name} --{argument.name} has no help"
 
 
-def test_readme_lists_every_task():
+def test_readme_shows_every_task_and_only_real_ones():
     readme = (tasks.ROOT / "README.md").read_text()
-    for name in listed_tasks():
-        assert f"invoke {name}" in readme, f"README's task table misses {name}"
+    names = listed_names()
+    for task, callable_as in names.items():
+        assert any(f"`invoke {name}" in readme for name in callable_as), f"README misses {task}"
+    every_name = set().union(*names.values())
+    shown = set(re.findall(r"`invoke ([a-z][a-z0-9_.-]*)", readme))
+    assert shown <= every_name, f"README shows tasks that do not exist: {shown - every_name}"
 
 
 @pytest.mark.parametrize(
@@ -53,7 +66,7 @@ def test_readme_lists_every_task():
         (["migrate", "--env", "staging"], {},
          "Unknown environment 'staging'. Choose one of: local, ci, production"),
         (["serve", "--env", "production"], {},
-         "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL are not set"),
+         "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL are not set"),
         (["migrate"], {"DATABASE_URL": "postgres://u@h/d"}, "is not supported: use sqlite"),
         (["migrate"], {"DATABASE_URL": "mysql://u:pw@127.0.0.1:3306/"}, "names no database"),
         (["manage", " "], {}, "Name a manage.py command"),
@@ -101,7 +114,7 @@ def test_unknown_option_is_refused_by_invoke():
 
 def test_migrate_runs_manage_migrate_in_the_environment():
     c = MockContext(run={re.compile(r".*manage\.py migrate --noinput$"): Result("")})
-    tasks.migrate(c, env="local")
+    core.migrate(c, env="local")
     command = c.run.call_args.args[0]
     assert command.endswith("application_service/manage.py migrate --noinput")
     assert c.run.call_args.kwargs["env"]["DJANGO_SETTINGS_MODULE"] == "application_service.environments.local"
@@ -111,7 +124,7 @@ def test_lint_checks_deploy_under_production_with_stand_ins_only_for_missing(mon
     for key in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"):
         monkeypatch.delenv(key, raising=False)
     c = MockContext(run={re.compile(".*"): Result("")}, repeat=True)
-    tasks.lint(c)
+    core.lint(c)
     commands = [(call.args[0], call.kwargs["env"]) for call in c.run.call_args_list]
     assert [command.split()[-1] for command, _ in commands[:1]] == ["."]
     deploy, env = commands[-1]
@@ -122,10 +135,10 @@ def test_lint_checks_deploy_under_production_with_stand_ins_only_for_missing(mon
 
 def test_serve_defaults_come_from_config(monkeypatch):
     launched = {}
-    monkeypatch.setattr(tasks, "replace_process", lambda argv, env: launched.update(argv=argv, env=env))
+    monkeypatch.setattr(core, "replace_process", lambda argv, env: launched.update(argv=argv, env=env))
     c = Context(config=Config(overrides=tasks.ns.configuration()))
     c.config.serve.workers = 7
-    tasks.serve(c, env="local", bind="127.0.0.1:9999")
+    core.serve(c, env="local", bind="127.0.0.1:9999")
     argv = launched["argv"]
     assert argv[argv.index("--workers") + 1] == "7"
     assert argv[argv.index("--bind") + 1] == "127.0.0.1:9999"
