@@ -7,10 +7,10 @@ import shlex
 from invoke import Exit
 
 from ops import backing_services, commands, locks
-from ops import doctor as checkup
-from ops import healthcheck as probe
 from ops.backing_services import django_environment
+from ops.doctor import examine, report
 from ops.envvars import REPOSITORY, deploy_check_environment, resolve, superuser_environment
+from ops.healthcheck import DEFAULT_URL, healthz
 from ops.run import replace_process, run
 from ops.tasks import ENV_HELP, task
 
@@ -85,9 +85,9 @@ def wait_for(c, env=None, timeout=60):
 def doctor(c, env=None):
     """Check Python, the lock and the services the environment needs."""
     environment = resolve(env)
-    findings = checkup.examine(environment)
+    findings = examine(environment)
     print(f"environment: {environment.name}")
-    print(checkup.report(findings))
+    print(report(findings))
     if not all(finding.ok for finding in findings):
         raise Exit("doctor found problems; each has its fix above.")
 
@@ -124,10 +124,10 @@ def lock(c):
         run(c, command, resolve("local"), cwd=str(REPOSITORY))
 
 
-@task(help={"url": f"the URL that must answer 200 (default {probe.DEFAULT_URL})"})
+@task(help={"url": f"the URL that must answer 200 (default {DEFAULT_URL})"})
 def healthcheck(c, url=None):
     """Check that the web server answers /healthz (the image's HEALTHCHECK)."""
-    print(probe.healthz(url or probe.DEFAULT_URL))
+    print(healthz(url or DEFAULT_URL))
 
 
 TASKS = (test, shell, manage, migrate, serve, wait_for, doctor, lint, createsuperuser, lock, healthcheck)

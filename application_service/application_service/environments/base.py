@@ -17,7 +17,6 @@ from application_service.environments import ConfigurationError
 env = Env(expand_vars=False)
 
 BASE_DIR = Path(__file__).resolve().parents[2]  # application_service/ (beside manage.py)
-APP_ENV = env.str("APP_ENV", "local")
 
 DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", "")
