@@ -122,7 +122,7 @@ def test_production_settings_refuse_to_start_naming_what_is_missing():
     result = subprocess.run([sys.executable, str(REPOSITORY / "application_service" / "manage.py"),
                              "check"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "SECRET_KEY, DATABASE_URL are not set" in result.stderr
+    assert "SECRET_KEY, DATABASE_URL, REDIS_URL are not set" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -136,7 +136,8 @@ def test_lint_passes_including_check_deploy_under_production():
 def test_the_wsgi_entry_points_freeze_what_loading_made(module, tmp_path):
     """The garbage collector then leaves the loaded modules alone in every request's collections."""
     probe = f"import gc, {module}; print(gc.get_freeze_count())"
-    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "local", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "local", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+           "PYTHONPATH": str(REPOSITORY)}  # the bench's references live in ops/ at the top
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPOSITORY / "application_service",
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
