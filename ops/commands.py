@@ -102,15 +102,18 @@ CELERY_APP = "application_service.celery"
 
 
 def celery_worker(*, concurrency: int | None = None, queues: str = "", beat: bool = False,
-                  loglevel: str = "INFO", schedule_dir: str = "") -> list[str]:
+                  loglevel: str = "INFO", schedule_dir: str = "", include: str = "") -> list[str]:
     """A worker; with `beat` it runs the scheduler too (its schedule file in `schedule_dir` on
-    the embedded broker; with Redis, RedBeat keeps the schedule there)."""
+    the embedded broker; with Redis, RedBeat keeps the schedule there). `include`: modules of
+    jobs to import beside those the app finds (comma-separated, Celery's --include)."""
     argv = [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR), "worker",
             "--loglevel", loglevel]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     if queues:
         argv += ["--queues", queues]
+    if include:
+        argv += ["--include", include]
     if beat:
         argv += ["--beat"]
         if schedule_dir:

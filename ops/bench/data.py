@@ -6,13 +6,12 @@ and MariaDB alike), so 100,000 messages take about a second and no ORM loop.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
 from datetime import UTC
 
 from application_service import database
 
 AUTHOR = "bench-author"
+USER_TABLE = "accounts_user"  # the project's user model's (accounts.User)
 # created_at of the n-th seeded message: one second apart from here, n = 0 the oldest.
 SEED_EPOCH = "2020-01-01 00:00:00"
 # Messages for the job bench: older than every seeded one, so they never reach a list's first page.
@@ -42,8 +41,9 @@ def sequence_sql(count: int) -> str:
 
 def author_sql() -> str:
     """The author of every seeded message: a plain user that cannot sign in (password '!')."""
-    return ("INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, "
-            "is_staff, is_active, date_joined) VALUES ('!', 0, %s, '', '', '', 0, 1, UTC_TIMESTAMP(6))")
+    return (f"INSERT INTO {USER_TABLE} (password, is_superuser, username, first_name, last_name, "  # noqa: S608
+            "email, is_staff, is_active, date_joined) "
+            "VALUES ('!', 0, %s, '', '', '', 0, 1, UTC_TIMESTAMP(6))")
 
 
 def messages_sql(count: int, *, status: str, epoch: str) -> str:
@@ -54,8 +54,8 @@ def messages_sql(count: int, *, status: str, epoch: str) -> str:
             f"TIMESTAMP('{epoch}') + INTERVAL n SECOND FROM {sequence_sql(count)}")
 
 
-def seed(connection, *, rows: int, counters: Iterable[str]) -> int:
-    """The author, `rows` processed messages and the counters; returns the middle message's id."""
+def seed(connection, *, rows: int) -> int:
+    """The author and `rows` processed messages; returns the middle message's id."""
     with connection.cursor() as cursor:
         cursor.execute(author_sql(), [AUTHOR])
         author_id = cursor.lastrowid
@@ -63,11 +63,9 @@ def seed(connection, *, rows: int, counters: Iterable[str]) -> int:
         cursor.execute("SELECT id FROM application_message ORDER BY created_at, id LIMIT 1 OFFSET %s",
                        [rows // 2])
         (middle,) = cursor.fetchone()
-        for name in sorted(counters):
-            cursor.execute("INSERT IGNORE INTO application_counter (name, value) VALUES (%s, 0)", [name])
         # Statistics as a table that grew over time has them: fresh from a bulk insert, they are
         # missing until a background recount, and the optimizer then sorts the whole table.
-        cursor.execute("ANALYZE TABLE auth_user, application_message")
+        cursor.execute(f"ANALYZE TABLE {USER_TABLE}, application_message")
         cursor.fetchall()
     return int(middle)
 
@@ -75,7 +73,7 @@ def seed(connection, *, rows: int, counters: Iterable[str]) -> int:
 def insert_pending(connection, count: int) -> list[int]:
     """`count` new pending messages by the bench author (for the message job); their ids."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM auth_user WHERE username = %s", [AUTHOR])
+        cursor.execute(f"SELECT id FROM {USER_TABLE} WHERE username = %s", [AUTHOR])  # noqa: S608
         (author_id,) = cursor.fetchone()
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM application_message")
         (last,) = cursor.fetchone()
@@ -85,24 +83,14 @@ def insert_pending(connection, count: int) -> list[int]:
         return [int(row[0]) for row in cursor.fetchall()]
 
 
-def read_counter(connection, name: str) -> int:
+def count_processed(connection, ids: list[int]) -> int:
+    """How many messages of `ids` are processed. The ids are one batch of insert_pending, which
+    no other insert runs beside, so no other message's id falls between the least and the most."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT value FROM application_counter WHERE name = %s", [name])
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
-def settled_counter(connection, name: str, *, interval: float = 0.2, timeout: float = 10) -> int:
-    """The counter once the requests still in flight when wrk stopped are served."""
-    value = read_counter(connection, name)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(interval)
-        again = read_counter(connection, name)
-        if again == value:
-            return value
-        value = again
-    return value
+        cursor.execute("SELECT COUNT(*) FROM application_message "
+                       "WHERE id BETWEEN %s AND %s AND status = 'processed'", [min(ids), max(ids)])
+        (count,) = cursor.fetchone()
+    return int(count)
 
 
 def processed_times(connection, ids: list[int]) -> dict[int, float]:

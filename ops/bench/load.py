@@ -1,20 +1,20 @@
 """The HTTP scenarios: wrk against the running servers, round after round, each run checked.
 
-Each run proves its work: wrk saw no error answer, and where the scenario raises a counter, the
-counter row advanced by the requests wrk counted (a redirect or an error page would not raise
-it). Before the first round the API and every JSON reference must give the same answers, so the
-two sides of a ratio do the same query.
+Each run proves its work: wrk saw no error answer, and where the scenario raises the counter,
+the counter advanced by the requests wrk counted (a redirect or an error page would not raise
+it), as the service's API reports it. Before the first round the API and every JSON reference
+must give the same answers, so the two sides of a ratio do the same query.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from ops.bench import data
-from ops.bench.plan import DETAIL, LATENCY, LIST, RATE, Scenario, Settings, order
+from ops.bench.plan import COUNTER, DETAIL, LATENCY, LIST, PROJECT, RATE, Scenario, Settings, order
 from ops.bench.report import Run
 from ops.bench.servers import BEHIND_LOAD_BALANCER, Running, request
 from ops.bench.wrk import WrkResult, run_wrk, wrk_command
@@ -35,6 +35,28 @@ def path_of(scenario: Scenario, detail_id: int) -> str:
     return scenario.path.format(id=detail_id)
 
 
+def counter_value(project: Running) -> int:
+    """The counter that the counter page raises, as the service answers for it (GET COUNTER)."""
+    status, body = request(project.port, "GET", COUNTER, headers={"Accept": "application/json"})
+    if status != 200:
+        raise UserError(f"GET {COUNTER} answered {status}: {body[:300]!r}")
+    return int(json.loads(body)["value"])
+
+
+def settled(read: Callable[[], int], *, interval: float = 0.2, timeout: float = 10) -> int:
+    """What read() gives once it stops changing: the counter once the requests still in flight
+    when wrk stopped are served."""
+    value = read()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        again = read()
+        if again == value:
+            return value
+        value = again
+    return value
+
+
 def work_problem(scenario: Scenario, result: WrkResult, counter_delta: int | None,
                  connections: int) -> str | None:
     """Why the run did not do the work it claims (None when it did).
@@ -47,12 +69,12 @@ def work_problem(scenario: Scenario, result: WrkResult, counter_delta: int | Non
     if result.error_responses:
         return (f"{scenario.name}: {result.error_responses} of {result.requests} answers were not "
                 f"2xx/3xx")
-    if scenario.counter is None or counter_delta is None:
+    if not scenario.counts or counter_delta is None:
         return None
     if not result.requests <= counter_delta <= result.requests + connections:
-        return (f"{scenario.name}: wrk counted {result.requests} answers but the counter "
-                f"{scenario.counter!r} rose by {counter_delta}; the answers were not the counter "
-                f"page (a redirect or an error page does not raise it)")
+        return (f"{scenario.name}: wrk counted {result.requests} answers but the counter rose by "
+                f"{counter_delta}; the answers were not the counter page (a redirect or an error "
+                f"page does not raise it)")
     return None
 
 
@@ -96,11 +118,13 @@ def load(wrk: str, running: Running, scenario: Scenario, settings: Settings, dur
     return result
 
 
-def one_run(wrk: str, running: Running, scenario: Scenario, settings: Settings, counters,
+def one_run(wrk: str, running: Running, scenario: Scenario, settings: Settings, project: Running | None,
             round_number: int, detail_id: int) -> Run:
-    before = data.settled_counter(counters, scenario.counter) if scenario.counter else None
+    """One measured run; `project` answers for the counter (needed when the scenario counts)."""
+    read_counter = functools.partial(counter_value, project)
+    before = settled(read_counter) if scenario.counts else None
     result = load(wrk, running, scenario, settings, settings.duration, detail_id)
-    delta = data.settled_counter(counters, scenario.counter) - before if scenario.counter else None
+    delta = settled(read_counter) - before if scenario.counts else None
     connections = scenario.connections or settings.connections
     problem = work_problem(scenario, result, delta, connections)
     if problem:
@@ -113,7 +137,9 @@ def one_run(wrk: str, running: Running, scenario: Scenario, settings: Settings, 
 
 
 def measure_http(wrk: str, servers: dict[str, Running], scenarios: Sequence[Scenario], settings: Settings,
-                 counters, detail_id: int, out: TextIO) -> list[Run]:
+                 detail_id: int, out: TextIO) -> list[Run]:
+    """Every round of every scenario; the project's server (PROJECT) must run when one counts."""
+    project = servers.get(PROJECT.name)
     for scenario in scenarios:
         print(f"  warm-up {scenario.name} ({settings.warmup}s)", file=out, flush=True)
         load(wrk, servers[scenario.server.name], scenario, settings, settings.warmup, detail_id)
@@ -121,7 +147,7 @@ def measure_http(wrk: str, servers: dict[str, Running], scenarios: Sequence[Scen
     total = settings.rounds * len(scenarios)
     for round_index in range(settings.rounds):
         for scenario in order(scenarios, round_index):
-            run = one_run(wrk, servers[scenario.server.name], scenario, settings, counters,
+            run = one_run(wrk, servers[scenario.server.name], scenario, settings, project,
                           round_index + 1, detail_id)
             runs.append(run)
             print(f"[{len(runs)}/{total}] round {round_index + 1} {scenario.name}: "

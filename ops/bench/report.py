@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,14 +22,14 @@ def median(values: Sequence[float]) -> float:
     return round(statistics.median(values), 3)
 
 
-def percentile(values: Sequence[float], percent: float) -> float:
-    """The percent-th percentile, interpolated between the two nearest ranks (numpy's default)."""
-    if not values:
-        raise ValueError("no values")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * percent / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def percentiles(values: Sequence[float], *percents: int) -> tuple[float, ...]:
+    """The given percentiles (1 to 99) of `values`: statistics.quantiles' cut points, by its
+    inclusive method (interpolated between the nearest ranks, as numpy's default). One value is
+    every percentile of itself (quantiles needs two); none is a StatisticsError (a ValueError)."""
+    if len(values) == 1:
+        return tuple(values) * len(percents)
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return tuple(cuts[percent - 1] for percent in percents)
 
 
 def round_ratios(runs: Sequence[Run], subject: str, reference: str, metric: str) -> list[float]:

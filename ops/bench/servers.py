@@ -2,13 +2,16 @@
 
 Every server runs the `invoke serve` gunicorn command and every worker the `invoke celery`
 command, with only the application swapped, under the production environment with stand-ins
-for its secrets, the bench's databases, and a Redis key prefix of this run's own.
+for its secrets, the bench's databases, and a Redis key prefix of this run's own. The bench's
+own code (the references, the no-op job) lives in the repository's ops/, outside the project
+directory: the processes that load it find it through the repository root on PYTHONPATH.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import secrets
 import subprocess
 import time
@@ -50,17 +53,24 @@ def bench_environment(settings: Settings, run_id: str, base: dict[str, str] | No
     )
 
 
+def with_bench_code(environment: Environment) -> Environment:
+    """The environment with the repository root after the project on PYTHONPATH (for ops.bench)."""
+    return environment.with_variables(
+        PYTHONPATH=os.pathsep.join(part for part in (environment.get("PYTHONPATH"), str(REPOSITORY)) if part))
+
+
 def server_environment(environment: Environment, server: Server, settings: Settings) -> Environment:
-    variables: dict[str, str] = {}
+    """The project's servers run the project alone; a reference is the bench's code."""
     if server.settings is not None:
-        variables["DJANGO_SETTINGS_MODULE"] = server.settings
+        environment = with_bench_code(environment).with_variables(DJANGO_SETTINGS_MODULE=server.settings)
     if server.small:
-        variables["DATABASE_URL"] = settings.small_database_url
-    return environment.with_variables(**variables) if variables else environment
+        environment = environment.with_variables(DATABASE_URL=settings.small_database_url)
+    return environment
 
 
 def worker_environment(environment: Environment, worker: Worker, run_id: str) -> Environment:
-    return environment.with_variables(CELERY_KEY_PREFIX=key_prefix(run_id, worker))
+    """Every worker loads bench code: the bare app, or the project's with the bench's no-op job."""
+    return with_bench_code(environment).with_variables(CELERY_KEY_PREFIX=key_prefix(run_id, worker))
 
 
 def server_command(server: Server, *, bind: str, workers: int) -> list[str]:
@@ -71,8 +81,9 @@ def server_command(server: Server, *, bind: str, workers: int) -> list[str]:
 
 
 def worker_command(worker: Worker, *, concurrency: int) -> list[str]:
-    """The `invoke celery --concurrency N` command, running the worker's app under its own name."""
-    argv = commands.celery_worker(concurrency=concurrency)
+    """The `invoke celery --concurrency N` command, running the worker's app (and the modules it
+    includes) under its own name."""
+    argv = commands.celery_worker(concurrency=concurrency, include=worker.include)
     argv[argv.index(PROJECT_CELERY_APP)] = worker.app
     return [*argv, "--hostname", f"{worker.name}@%h"]
 

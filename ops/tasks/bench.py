@@ -1,16 +1,35 @@
-"""bench: the service's speed beside bare Django and Celery references (see README, Benchmarks)."""
+"""bench: the service's speed beside bare Django and Celery references (see README, Benchmarks).
+
+The bench (ops/bench/) stays in the repository: the image, which loads this module too, does not
+carry it, so it is imported when the task runs.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from invoke import Collection, Exit
 
-from ops import bench as benchmark
+from ops.errors import UserError
 from ops.tasks import task
+
+NOT_IN_A_CHECKOUT = "invoke bench runs from a checkout of the repository, not inside the image."
+
+
+def bench_package():
+    """ops.bench, or a UserError where it is not (inside the image)."""
+    try:
+        return importlib.import_module("ops.bench")
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == "ops.bench" or exc.name.startswith("ops.bench.")):
+            raise UserError(NOT_IN_A_CHECKOUT) from None
+        raise
 
 
 @task(
     name="run",
     default=True,
+    auto_shortflags=False,  # long options only: none of them takes -h (help) or -V (version)
     help={
         "duration": "seconds of load per run (default 5)",
         "connections": "connections wrk keeps open (default 16)",
@@ -28,6 +47,7 @@ from ops.tasks import task
 def run(c, duration=None, connections=None, workers=None, rounds=None, jobs=None, messages=None,
         database_url=None, redis_url=None, check=False):
     """Measure the counter page, the API and the jobs against bare Django and Celery baselines."""
+    benchmark = bench_package()
     settings = benchmark.with_options(
         benchmark.Settings(workers=int(c.config.serve.workers)), duration=duration,
         connections=connections, workers=workers, rounds=rounds, jobs=jobs, messages=messages,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from ops.bench import data, job_rounds, load, plan, servers
 from ops.bench.wrk import WrkResult
-from ops.envvars import PROJECT_DIR, PYTHON
+from ops.envvars import PROJECT_DIR, PYTHON, REPOSITORY
 from ops.errors import UserError
 
 
@@ -30,7 +31,7 @@ def test_worker_commands_are_the_invoke_celery_worker_with_their_own_app_and_nam
     common = ["--workdir", str(PROJECT_DIR), "worker", "--loglevel", "INFO", "--concurrency", "2"]
     assert servers.worker_command(plan.PROJECT_WORKER, concurrency=2) == [
         PYTHON, "-m", "celery", "--app", "application_service.celery", *common,
-        "--hostname", "project-worker@%h"]
+        "--include", "ops.bench.references.jobs", "--hostname", "project-worker@%h"]
     assert servers.worker_command(plan.BARE_WORKER, concurrency=2) == [
         PYTHON, "-m", "celery", "--app", "ops.bench.references.celery_baseline", *common,
         "--hostname", "bare-celery@%h"]
@@ -57,6 +58,19 @@ def test_bench_environment_is_production_on_the_bench_services_with_unlimited_th
     small = servers.server_environment(environment, plan.PROJECT_SMALL, settings)
     assert small.get("DATABASE_URL") == settings.small_database_url
     assert small.get("DJANGO_SETTINGS_MODULE") == "application_service.environments.production"
+    assert small.get("PYTHONPATH") == environment.get("PYTHONPATH")  # the project alone
+
+
+def test_the_bench_code_is_found_after_the_project_by_references_and_workers_only():
+    environment = servers.bench_environment(plan.Settings(), "r1", base={"PYTHONPATH": "/extra"})
+    project_first = environment.get("PYTHONPATH")
+    assert project_first.split(os.pathsep)[0] == str(PROJECT_DIR)
+    assert str(REPOSITORY) not in project_first.split(os.pathsep)
+    with_ops = f"{project_first}{os.pathsep}{REPOSITORY}"
+    for server in (plan.BASELINE, plan.BARE_DJANGO, plan.DJANGO_JSON):
+        assert servers.server_environment(environment, server, plan.Settings()).get("PYTHONPATH") == with_ops
+    for worker in (plan.PROJECT_WORKER, plan.BARE_WORKER):
+        assert servers.worker_environment(environment, worker, "r1").get("PYTHONPATH") == with_ops
 
 
 def test_the_project_worker_shares_the_servers_queues_and_the_bare_app_has_its_own():
@@ -90,27 +104,29 @@ def test_seeding_makes_the_rows_in_order_and_the_pending_batch(mysql_url):
             cursor.execute(f"SELECT COUNT(*), MIN(n), MAX(n), COUNT(DISTINCT n) FROM {sequence}")
             assert cursor.fetchone() == (1234, 0, 1233, 1234)
             for statement in (
-                "CREATE TABLE auth_user (id INT AUTO_INCREMENT PRIMARY KEY, password VARCHAR(128), "
-                "is_superuser BOOL, username VARCHAR(150) UNIQUE, first_name VARCHAR(150), "
-                "last_name VARCHAR(150), email VARCHAR(254), is_staff BOOL, is_active BOOL, "
-                "date_joined DATETIME(6))",
-                "CREATE TABLE application_message (id BIGINT AUTO_INCREMENT PRIMARY KEY, author_id INT, "
+                f"CREATE TABLE {data.USER_TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+                "password VARCHAR(128), is_superuser BOOL, username VARCHAR(150) UNIQUE, "
+                "first_name VARCHAR(150), last_name VARCHAR(150), email VARCHAR(254), is_staff BOOL, "
+                "is_active BOOL, date_joined DATETIME(6))",
+                "CREATE TABLE application_message (id BIGINT AUTO_INCREMENT PRIMARY KEY, author_id BIGINT, "
                 "text VARCHAR(500), status VARCHAR(16), created_at DATETIME(6), updated_at DATETIME(6))",
-                "CREATE TABLE application_counter (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
-                "name VARCHAR(64) UNIQUE, value BIGINT)",
             ):
                 cursor.execute(statement)
-        middle = data.seed(connection, rows=1001, counters=["hello"])
+        middle = data.seed(connection, rows=1001)
         with connection.cursor() as cursor:
             cursor.execute("SELECT COUNT(*), COUNT(DISTINCT created_at), MIN(status), MAX(status) "
                            "FROM application_message")
             assert cursor.fetchone() == (1001, 1001, "processed", "processed")
             cursor.execute("SELECT id FROM application_message ORDER BY created_at LIMIT 1 OFFSET 500")
             assert cursor.fetchone()[0] == middle
-        assert data.read_counter(connection, "hello") == 0
         pending = data.insert_pending(connection, 7)
         assert len(pending) == 7 and min(pending) > middle
         assert data.processed_times(connection, pending) == {}
+        assert data.count_processed(connection, pending) == 0
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE application_message SET status = 'processed' WHERE id IN (%s, %s)",
+                           pending[:2])
+        assert data.count_processed(connection, pending) == 2
         assert len(data.processed_times(connection, [middle])) == 1
     finally:
         connection.close()
@@ -187,3 +203,37 @@ def test_drain_waits_about_a_p99_latency_and_at_most_the_cap(monkeypatch):
     load.drain(WrkResult(requests=1, seconds=1.0, requests_per_second=1.0,
                          latency_ms={50: 10.0, 99: 60_000.0}, error_responses=0))
     assert waited == [1.8, load.DRAIN_MAX_SECONDS]
+
+
+def test_settled_waits_until_the_value_stops_changing():
+    values = iter([1, 5, 9, 9, 12])
+    assert load.settled(lambda: next(values), interval=0) == 9
+
+
+def test_counter_value_is_what_the_service_answers_for_its_counter():
+    import http.server
+    import threading
+
+    answers = {"status": 200}
+
+    class Counter(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = json.dumps({"name": "any", "value": 41}).encode()
+            self.send_response(answers["status"] if self.path == plan.COUNTER else 404)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        project = servers.Running("project", None, None, port=server.server_address[1])
+        assert load.counter_value(project) == 41
+        answers["status"] = 301
+        with pytest.raises(UserError, match=f"GET {plan.COUNTER} answered 301"):
+            load.counter_value(project)
+    finally:
+        server.shutdown()
+        server.server_close()

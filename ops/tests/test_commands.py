@@ -51,6 +51,8 @@ def test_celery_worker_and_beat_commands():
     assert commands.celery_worker(beat=True, schedule_dir="/var/x")[-3:] == [
         "--beat", "--schedule", "/var/x/beat-schedule"]
     assert commands.celery_worker(schedule_dir="/var/x")[-2:] == ["--loglevel", "INFO"]  # no beat
+    assert commands.celery_worker(concurrency=2, include="a.jobs,b.jobs")[7:] == [
+        "worker", "--loglevel", "INFO", "--concurrency", "2", "--include", "a.jobs,b.jobs"]
     beat = commands.celery_beat(schedule_dir="/var/x")
     assert beat[7:] == ["beat", "--loglevel", "INFO", "--schedule", "/var/x/beat-schedule",
                         "--pidfile", "/var/x/beat.pid"]

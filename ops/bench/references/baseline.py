@@ -1,11 +1,10 @@
-"""The bare Django baseline for `invoke bench`: its settings, its URLs and views.
+"""The bare SQL floor of `invoke bench`: its settings, its URLs and views.
 
-It does the project's database work and nothing else: no middleware, no installed apps, no
-template, no ORM, no serializer, through the same connection settings
-(application_service.database.parse) as the project. The counter page: one atomic UPDATE and
-one SELECT on the same application_counter row. The API's message list and detail: the same
-query as the API (the first page of 20, newest first, with the author's username; one message
-by id) as written SQL, dumped to the same JSON. gunicorn serves it as
+It does the API's database work and nothing else: no middleware, no installed apps, no ORM, no
+serializer, through the same connection settings (application_service.database.parse) as the
+project. The message list and detail: the same queries as the API (the first page of 20, newest
+first, with the author's username; one message by id) as written SQL, dumped to the same JSON.
+Beside the ORM's JSON views (orm.py) it shows what the ORM costs. gunicorn serves it as
 `ops.bench.references.wsgi:application` (DJANGO_SETTINGS_MODULE=ops.bench.references.baseline).
 """
 
@@ -17,23 +16,21 @@ from base64 import b64encode
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from django.db import connection, transaction
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 
 from application_service import database
+from ops.bench.data import USER_TABLE
 
-COUNTER = "hello"  # the counter page's row (application.services.HELLO_COUNTER)
-UPDATE = "UPDATE application_counter SET value = value + 1 WHERE name = %s"
-SELECT = "SELECT value FROM application_counter WHERE name = %s"
 # The API's statements: for the first page, the messages in the default order (one row more
 # than the page, as cursor pagination reads) and then their authors; one message by id with its
 # author joined.
-MESSAGES = ("SELECT m.id, m.author_id, m.text, m.status, m.created_at, m.updated_at, u.username "
-            "FROM application_message m INNER JOIN auth_user u ON u.id = m.author_id")
+MESSAGES = ("SELECT m.id, m.author_id, m.text, m.status, m.created_at, m.updated_at, u.username "  # noqa: S608
+            f"FROM application_message m INNER JOIN {USER_TABLE} u ON u.id = m.author_id")
 MESSAGE_PAGE = ("SELECT id, author_id, text, status, created_at, updated_at FROM application_message "
                 "ORDER BY created_at DESC, id DESC LIMIT %s")
-AUTHORS = "SELECT id, username FROM auth_user WHERE id IN ({})"
+AUTHORS = f"SELECT id, username FROM {USER_TABLE} WHERE id IN ({{}})"  # noqa: S608 (placeholders)
 MESSAGE_BY_ID = f"{MESSAGES} WHERE m.id = %s"
 PAGE_SIZE = 20
 
@@ -59,20 +56,6 @@ DATABASES = {
         connect_timeout=int(os.environ.get("DB_CONNECT_TIMEOUT") or 5),
     )
 }
-
-
-def counter(request: HttpRequest) -> HttpResponse:
-    """Raise the counter and return its new value, as the counter page does."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(UPDATE, [COUNTER])
-        cursor.execute(SELECT, [COUNTER])
-        (value,) = cursor.fetchone()
-    return counter_page(value)
-
-
-def counter_page(value: int) -> HttpResponse:
-    """The counter's value in the least HTML the bench can check (no template)."""
-    return HttpResponse(f"<!doctype html><title>baseline</title><p id=\"count\">{value}</p>\n")
 
 
 def timestamp(value) -> str:
@@ -122,13 +105,12 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     return json_or_404(row, message)
 
 
-def routes(counter, message_list, message_detail) -> list:
-    """The addresses every reference serves its views at: those the bench asks each server for."""
+def api_routes(message_list, message_detail) -> list:
+    """The API's addresses, where every JSON reference serves its views (the bench asks each)."""
     return [
-        path("", counter),
         path("api/v1/messages/", message_list),
         path("api/v1/messages/<int:message_id>/", message_detail),
     ]
 
 
-urlpatterns = routes(counter, message_list, message_detail)
+urlpatterns = api_routes(message_list, message_detail)

@@ -2,8 +2,8 @@
 
 Nothing of the project: no Django, no settings module, none of its tuning (late acks, prefetch
 of one, time limits, broker timeouts). The bench runs it with the project worker's command and
-concurrency (`celery --app ops.bench.references.celery_baseline worker --concurrency 2`) and compares the
-project's no-op job (application.jobs.noop) with this one.
+concurrency (`celery --app ops.bench.references.celery_baseline worker --concurrency 2`) and
+compares the bench's no-op job on the project's worker (ops.bench.references.jobs.noop) with this one.
 """
 
 from __future__ import annotations

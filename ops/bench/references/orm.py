@@ -1,8 +1,12 @@
-"""The baseline plus the project's ORM: bare Django calling application's services and selectors.
+"""Bare Django with the project's apps: the counter page's reference and the ORM's JSON views.
 
-Between the bare baseline (raw SQL) and the project's page or API (middleware, template, DRF),
-it tells `invoke bench` how much of the gap is the ORM and how much the rest.
-Served as `ops.bench.references.wsgi:application` with DJANGO_SETTINGS_MODULE=ops.bench.references.orm.
+Django's defaults and no middleware, the project's INSTALLED_APPS (its models and templates need
+them), the project's database. The counter page: the project's own service function
+(application.services.counter_increment) and template, rendered as the project's view renders
+them, so the counter page's ratio to it is what the project's settings, middleware and URLs add.
+The message list and detail: the project's selectors dumped to the API's JSON, no DRF; beside the
+written SQL of baseline.py they show the ORM's cost. Served as
+`ops.bench.references.wsgi:application` with DJANGO_SETTINGS_MODULE=ops.bench.references.orm.
 """
 
 from __future__ import annotations
@@ -11,27 +15,28 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
 
 from application_service.environments import base as project
 from ops.bench.references.baseline import *  # noqa: F403 (the baseline's settings, changed below)
-from ops.bench.references.baseline import (
-    PAGE_SIZE,
-    counter_page,
-    json_or_404,
-    json_response,
-    routes,
-    timestamp,
-)
+from ops.bench.references.baseline import PAGE_SIZE, api_routes, json_or_404, json_response, timestamp
 
-INSTALLED_APPS = project.INSTALLED_APPS  # the project's models need their apps; no middleware
+# The project's apps, as its models need them, and what they read when they load; no middleware.
+INSTALLED_APPS = project.INSTALLED_APPS
+AUTH_USER_MODEL = project.AUTH_USER_MODEL
+DEFAULT_AUTO_FIELD = project.DEFAULT_AUTO_FIELD
+MESSAGE_SWEEP_SECONDS = project.MESSAGE_SWEEP_SECONDS  # the sample app's ready() schedules its sweep
+# Django's template engine finding the apps' templates, with no context processors.
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
 ROOT_URLCONF = __name__
 
 
 def counter(request: HttpRequest) -> HttpResponse:
-    """Raise the counter through the project's service, with no middleware and no template."""
+    """The counter page as the project writes it: its service, its template, no middleware."""
     from application.services import counter_increment  # models import after django.setup()
 
-    return counter_page(counter_increment())
+    return render(request, "application/hello.html", {"count": counter_increment()})
 
 
 def aware_timestamp(value: datetime) -> str:
@@ -65,4 +70,4 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     return json_or_404(message_get(message_id=message_id), as_dict)
 
 
-urlpatterns = routes(counter, message_list, message_detail)
+urlpatterns = [path("", counter), *api_routes(message_list, message_detail)]
