@@ -20,10 +20,16 @@ VISIBLE_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 @extend_schema_field({"type": "string", "minLength": 1, "maxLength": MESSAGE_TEXT_MAX_LENGTH,
                       "pattern": VISIBLE_TEXT_PATTERN})
 class MessageTextField(StrictCharField):
-    """Checked without that regular expression (linear time): trimmed, then not blank, no NUL."""
+    """Checked without that regular expression (linear time): at most the maximum length as sent
+    (as the schema says), then trimmed, not blank, no NUL."""
 
     def __init__(self, **kwargs):
         super().__init__(max_length=MESSAGE_TEXT_MAX_LENGTH, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
 
 
 class AuthorSerializer(serializers.ModelSerializer):

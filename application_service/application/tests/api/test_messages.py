@@ -77,6 +77,8 @@ def test_clients_cannot_choose_author_or_status(author, other):
     ({"text": True}, "text", "invalid"),
     ({"text": None}, "text", "null"),
     ({"text": "x" * (MESSAGE_TEXT_MAX_LENGTH + 1)}, "text", "max_length"),
+    # The schema limits the text as sent: white space that trimming would remove still counts.
+    ({"text": "    " + "x" * (MESSAGE_TEXT_MAX_LENGTH - 3)}, "text", "max_length"),
     ({"text": "nul \x00 byte"}, "text", "null_characters_not_allowed"),
     ({"text": "lone \ud800 surrogate"}, "text", "surrogate_characters_not_allowed"),
     ({"text": ["a list"]}, "text", "invalid"),
