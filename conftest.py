@@ -85,3 +85,37 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         if config["ENGINE"] == database.MYSQL_ENGINE:
             test = config.setdefault("TEST", {})
             test["NAME"] = f"{test.get('NAME') or 'test_' + config['NAME']}_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto in server mode on 127.0.0.1: the AWS endpoint of the AWS tests (boto3 reaches it through
+    AWS_ENDPOINT_URL, as it would reach AWS). Started once; `aws` below resets it for each test."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server, monkeypatch) -> dict[str, str]:
+    """A fresh moto account for this test, in this process and in the variables returned for
+    processes it starts (`invoke aws.bootstrap ...`)."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"),
+                           timeout=10).close()
+    variables = {
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # moto's: any value is accepted
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return {**os.environ, **variables}
