@@ -1,12 +1,17 @@
 #!/bin/sh
 # The image's entrypoint. Its argument is the role, an invoke task with its options:
 #   serve (the default), celery, celery.beat, migrate; any other task runs the same way.
+# Without an argument, APP_ROLE names the role.
 # It waits for the database and Redis first (WAIT_FOR_TIMEOUT seconds), then execs the task, so
 # signals reach the server or worker directly.
 set -eu
 cd /app
 if [ "$#" -eq 0 ]; then
-  set -- serve
+  # No argument: the role APP_ROLE names (Elastic Beanstalk sets it per environment: serve on
+  # the web, "celery --beat" on the workers), else serve. Word splitting is meant: a role is a
+  # task with its options.
+  # shellcheck disable=SC2086
+  set -- ${APP_ROLE:-serve}
 fi
 invoke wait-for --timeout "${WAIT_FOR_TIMEOUT:-60}"
 exec invoke "$@"

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from application_service import environments
+from application_service import database, environments
 from application_service.environments import ConfigurationError
 from ops.errors import UserError
 
@@ -32,7 +32,8 @@ class Environment:
 
     @property
     def database_url(self) -> str:
-        return self.get("DATABASE_URL", f"sqlite:///{PROJECT_DIR / 'db.sqlite3'}")
+        return (database.url_from_environment(self.variables)
+                or f"sqlite:///{PROJECT_DIR / 'db.sqlite3'}")
 
     @property
     def redis_url(self) -> str:

@@ -7,7 +7,9 @@ after a restart for instance, is replaced before the request uses it instead of 
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import json
+from collections.abc import Mapping
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import dj_database_url
 
@@ -26,6 +28,29 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def url_from_environment(environ: Mapping[str, str]) -> str:
+    """DATABASE_URL; else the URL of its parts, as AWS hands them over: DB_HOST, DB_PORT (3306),
+    DB_NAME, and DB_CREDENTIALS, the JSON of the RDS-managed master secret ({"username": ...,
+    "password": ...}), or DB_USER and DB_PASSWORD. Empty when neither is set."""
+    if environ.get("DATABASE_URL"):
+        return environ["DATABASE_URL"]
+    host = environ.get("DB_HOST", "")
+    if not host:
+        return ""
+    user, password = environ.get("DB_USER", ""), environ.get("DB_PASSWORD", "")
+    if environ.get("DB_CREDENTIALS"):
+        try:
+            credentials = json.loads(environ["DB_CREDENTIALS"])
+            user, password = credentials["username"], credentials["password"]
+        except (ValueError, TypeError, KeyError):
+            raise ConfigurationError(
+                "DB_CREDENTIALS is not the JSON of a database secret: it must hold \"username\" "
+                "and \"password\" (RDS's managed master secret does).") from None
+    login = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return (f"mysql://{login}{'@' if login else ''}{host}:{environ.get('DB_PORT') or 3306}"
+            f"/{environ.get('DB_NAME', '')}")
 
 
 def parse(url: str, *, conn_max_age: int = 60, connect_timeout: int = 5) -> dict:

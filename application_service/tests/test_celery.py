@@ -2,6 +2,8 @@
 the API creating messages over HTTP, and the failures the issue names: a worker killed
 mid-job, Redis stopped, a broker that accepts connections but never answers."""
 
+import socket
+import subprocess
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -210,3 +212,54 @@ def test_beat_runs_the_periodic_sweep_and_only_one_beat_runs(stack_env, api_user
             assert "Sending due task" not in (tmp_path / "beat-2.log").read_text()
         finally:
             stop(second)
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    """A redis-server speaking only TLS (as ElastiCache with in-transit encryption), its
+    certificate signed by a CA of the test's own, which the processes trust via SSL_CERT_FILE."""
+    def openssl(*arguments):
+        subprocess.run(["openssl", *arguments], cwd=tmp_path, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "redis.key",
+            "-out", "redis.csr")
+    (tmp_path / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "redis.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "1", "-extfile", "san.ext", "-out", "redis.pem")
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--tls-cert-file", "redis.pem",
+         "--tls-key-file", "redis.key", "--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no",
+         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        eventually(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True,
+                   timeout=10, message="redis-server listens with TLS")
+        yield {"REDIS_URL": f"rediss://localhost:{port}/0", "SSL_CERT_FILE": str(tmp_path / "ca.pem")}
+    finally:
+        stop(process)
+
+
+def test_redis_over_tls_carries_the_cache_the_broker_and_the_jobs(stack_env, api_user, tmp_path, tls_redis):
+    env = {**stack_env, **tls_redis}
+    with serving(env, tmp_path) as server, \
+            running(["celery", "--concurrency", "1", "--beat"], env, tmp_path / "worker.log",
+                    ready=WORKER_READY):
+        ready = http_get(server.url("/readyz")).json()
+        assert ready["checks"]["cache"] == {"ok": True, "detail": "redis"}, ready
+        assert ready["checks"]["broker"] == {"ok": True, "detail": "rediss"}, ready
+        token = token_for(server, api_user)
+        message_id, _ = create_message(server, token, "over TLS")
+        eventually(lambda: status_of(server, message_id) == "processed", timeout=30,
+                   message="the job went through the TLS broker")
+    assert "beat: Starting" in (tmp_path / "worker.log").read_text()
+
+
+def test_a_tls_redis_whose_certificate_is_not_trusted_is_not_ready(stack_env, tmp_path, tls_redis):
+    env = {**stack_env, "REDIS_URL": tls_redis["REDIS_URL"]}  # no SSL_CERT_FILE: the CA is unknown
+    with serving(env, tmp_path) as server:
+        ready = http_get(server.url("/readyz"))
+        assert ready.status == 503
+        assert {"cache", "broker"} <= set(ready.json()["failing"])

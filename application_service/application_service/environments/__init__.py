@@ -77,8 +77,15 @@ def load(name: str, environ: MutableMapping[str, str] = os.environ,
     return added
 
 
+# A setting that its parts can stand for (see application_service.database.url_from_environment).
+PARTS = {"DATABASE_URL": "DB_HOST"}
+
+
 def missing_required(name: str, environ: Mapping[str, str] = os.environ) -> list[str]:
-    return [key for key in REQUIRED.get(name, ()) if not (environ.get(key) or "").strip()]
+    def present(key: str) -> bool:
+        return any((environ.get(option) or "").strip() for option in (key, PARTS.get(key, key)))
+
+    return [key for key in REQUIRED.get(name, ()) if not present(key)]
 
 
 def require(name: str, environ: Mapping[str, str] = os.environ) -> None:

@@ -7,6 +7,8 @@ malformed one (DEBUG=maybe, a port that is not a number) stops the start with it
 
 from __future__ import annotations
 
+import os
+import ssl
 from pathlib import Path
 
 from environs import Env
@@ -75,7 +77,8 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = env.str("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+# DATABASE_URL, or its parts (DB_HOST, DB_PORT, DB_NAME, DB_CREDENTIALS: how AWS hands them over).
+DATABASE_URL = database.url_from_environment(os.environ) or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASES = {
     "default": database.parse(
         DATABASE_URL,
@@ -258,6 +261,13 @@ if REDIS_URL:
     CELERY_REDBEAT_REDIS_URL = REDIS_URL
     CELERY_REDBEAT_KEY_PREFIX = f"{CELERY_KEY_PREFIX}redbeat"
     CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_BEAT_LOCK_TIMEOUT", 30)
+    # rediss:// (TLS, as ElastiCache's in-transit encryption requires): the broker, the result
+    # store and RedBeat verify the server's certificate, as the cache (redis-py) does by default.
+    if CELERY_BROKER_URL.startswith("rediss://"):
+        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    if REDIS_URL.startswith("rediss://"):
+        CELERY_REDIS_BACKEND_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+        CELERY_REDBEAT_REDIS_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {

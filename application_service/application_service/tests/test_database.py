@@ -40,3 +40,27 @@ def test_errors_and_redaction_hide_the_password():
     with pytest.raises(ConfigurationError) as error:
         database.parse("postgres://app:s3cret@h/d")
     assert "s3cret" not in str(error.value)
+
+
+def test_the_url_from_its_parts_as_aws_hands_them_over():
+    credentials = '{"username": "admin", "password": "p@ss:w/rd", "engine": "mysql"}'
+    url = database.url_from_environment({"DB_HOST": "db.internal", "DB_NAME": "service",
+                                         "DB_CREDENTIALS": credentials})
+    assert url == "mysql://admin:p%40ss%3Aw%2Frd@db.internal:3306/service"
+    config = database.parse(url)
+    assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"], config["NAME"]) == (
+        "admin", "p@ss:w/rd", "db.internal", 3306, "service")
+
+
+def test_database_url_wins_over_parts_and_nothing_is_empty():
+    assert database.url_from_environment({"DATABASE_URL": "sqlite:///x", "DB_HOST": "h"}) == "sqlite:///x"
+    assert database.url_from_environment({}) == ""
+    assert database.url_from_environment({"DB_HOST": "h", "DB_PORT": "3307", "DB_NAME": "n",
+                                          "DB_USER": "u", "DB_PASSWORD": "p"}) == "mysql://u:p@h:3307/n"
+
+
+def test_credentials_that_are_not_the_secret_s_json_are_named_not_shown():
+    with pytest.raises(ConfigurationError) as error:
+        database.url_from_environment({"DB_HOST": "h", "DB_CREDENTIALS": "hunter2"})
+    assert "DB_CREDENTIALS is not the JSON of a database secret" in str(error.value)
+    assert "hunter2" not in str(error.value)

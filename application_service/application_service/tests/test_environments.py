@@ -50,3 +50,8 @@ def test_production_names_every_missing_setting():
     environments.require("production", {"SECRET_KEY": "s", "ALLOWED_HOSTS": "h", "DATABASE_URL": "d",
                                         "REDIS_URL": "r"})
     environments.require("local", {})  # local needs nothing
+
+
+def test_production_takes_the_database_s_parts_for_its_url():
+    environments.require("production", {"SECRET_KEY": "s", "ALLOWED_HOSTS": "h", "DB_HOST": "db",
+                                        "REDIS_URL": "rediss://r:6379/0"})
