@@ -1,29 +1,35 @@
-"""The service's image: immutable tags, the build context, building and pushing with the docker SDK.
+"""The service's image: immutable tags, then building and pushing it with the engine's own CLI.
 
-The SDK talks to any Docker-compatible engine: Docker (DOCKER_HOST or its socket) or podman's
-API service (ops.podman starts one). Pushing logs in to ECR with boto3.
+The engine is Docker when one answers (`docker buildx build`: BuildKit), else podman (`podman
+build`, configured by ops.podman). Each command is a list of words, run through the invoke
+context: echoed, its progress streaming to the terminal. The engine applies .dockerignore to
+the context itself. Pushing logs in to ECR with credentials from boto3, the password on the
+login command's standard input only.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
+import shlex
+import shutil
 import subprocess
-import sys
-import tarfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
-from ops import buildkit
+from ops import podman
 from ops.envvars import REPOSITORY
 from ops.errors import UserError
 
 DOCKERFILE = "docker/Dockerfile"
-BUILD_CONFIG = "docker/build-config"  # bind-mounted by the Dockerfile's pip step, never a layer
+# The build secrets the Dockerfile mounts (id -> the option of `invoke build` naming the file).
+SECRETS = {"pip_conf": "--pip-config", "ca_bundle": "--ca-bundle"}
+NO_ENGINE = "No container engine: start Docker, or install podman (apt-get install -y podman runc)."
 # Where CI systems name the commit they build when the checkout has no .git (CodeBuild's zip).
 COMMIT_VARIABLES = ("CODEBUILD_RESOLVED_SOURCE_VERSION", "CIRCLE_SHA1", "GITHUB_SHA")
 
@@ -68,63 +74,63 @@ def image_reference(name: str, tag: str) -> str:
     return f"{name}:{tag}"
 
 
-# --- the build context ------------------------------------------------------------------------
+# --- the engine ---------------------------------------------------------------------------------
 
-def ignore_patterns(repository: Path = REPOSITORY) -> list[str]:
-    path = repository / ".dockerignore"
-    if not path.exists():
-        return []
-    lines = (line.strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
+@dataclass(frozen=True)
+class Engine:
+    """A container engine's CLI: its program, and the variables its commands run with."""
 
+    program: str  # docker or podman
+    variables: dict[str, str] = field(repr=False)
 
-def context_files(repository: Path = REPOSITORY) -> list[str]:
-    """The paths the engine receives, after .dockerignore (the same rules the engine applies)."""
-    from docker.utils.build import exclude_paths
-
-    return sorted(exclude_paths(str(repository), ignore_patterns(repository), DOCKERFILE))
+    def command(self, *words: str) -> list[str]:
+        return [self.program, *words]
 
 
-def build_context(repository: Path = REPOSITORY, *, extra: Mapping[str, bytes] | None = None) -> io.BytesIO:
-    """A tar of the context, plus `extra` files (name -> content) for this build only.
+def docker_answers(which: Callable[[str], str | None] = shutil.which,
+                   run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> bool:
+    """A Docker engine answers `docker info` (the one DOCKER_HOST names, else the default socket)."""
+    if not which("docker"):
+        return False
+    try:
+        return run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
-    The Dockerfile itself is always included: the engine needs it, .dockerignore or not.
+
+def find_engine(config_dir: Path, environ: Mapping[str, str] = os.environ, *,
+                docker: Callable[[], bool] = docker_answers,
+                podman_installed: Callable[[], bool] = podman.available) -> Engine:
+    """Docker when it answers, else podman with this machine's configuration (written in config_dir)."""
+    if docker():
+        return Engine("docker", dict(environ))
+    if podman_installed():
+        return Engine("podman", podman.podman_environment(podman.write_configuration(config_dir), environ))
+    raise UserError(NO_ENGINE)
+
+
+@contextlib.contextmanager
+def container_engine(environ: Mapping[str, str] = os.environ) -> Iterator[Engine]:
+    """The engine for one build and push; podman's configuration lives as long as they do."""
+    with tempfile.TemporaryDirectory(prefix="little-service-engine-") as directory:
+        yield find_engine(Path(directory), environ)
+
+
+def execute(c, engine: Engine, argv: Sequence[str], *, password: str | None = None,
+            cwd: Path = REPOSITORY):
+    """Run one engine command through the invoke context `c`, echoed, its output streaming to the
+    terminal; return invoke's result, UserError when it fails.
+
+    `password` reaches the command on its standard input: never in its words, never echoed.
     """
-    buffer = io.BytesIO()
-    names = set(context_files(repository)) | {DOCKERFILE}
-    extra = dict(extra or {})
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name in sorted(names - set(extra)):
-            path = repository / name
-            info = archive.gettarinfo(str(path), arcname=name)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if info.isfile():
-                with path.open("rb") as handle:
-                    archive.addfile(info, handle)
-            else:
-                archive.addfile(info)
-        for name, content in sorted(extra.items()):
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(content))
-    buffer.seek(0)
-    return buffer
-
-
-def build_config_files(*, pip_config: str | None = None, ca_bundle: str | None = None) -> dict[str, bytes]:
-    """Files for docker/build-config in this build's context only (see docker/build-config/README.md)."""
-    files = {}
-    for option, path, name in (("--pip-config", pip_config, "pip.conf"),
-                               ("--ca-bundle", ca_bundle, "ca-bundle.pem")):
-        if not path:
-            continue
-        try:
-            files[f"{BUILD_CONFIG}/{name}"] = Path(path).expanduser().read_bytes()
-        except OSError as exc:
-            raise UserError(f"{option} {path}: {exc.strerror}; give a readable file.") from None
-    return files
+    with c.cd(str(cwd)):
+        result = c.run(shlex.join(argv), env=engine.variables, replace_env=True, echo=True, pty=False,
+                       warn=True, in_stream=io.StringIO(password) if password is not None else False,
+                       echo_stdin=False)
+    if result.failed:
+        raise UserError(f"`{shlex.join(argv[:2])}` failed (exit code {result.exited}): "
+                        "its output above says why.")
+    return result
 
 
 # --- building -----------------------------------------------------------------------------------
@@ -134,8 +140,8 @@ class BuildOptions:
     name: str
     tag: str
     base_image: str | None = None
-    extra_files: dict[str, bytes] = field(default_factory=dict)
-    network_mode: str | None = "host"
+    secrets: dict[str, Path] = field(default_factory=dict)  # id (see SECRETS) -> file
+    network: str | None = "host"
     no_cache: bool = False
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -147,88 +153,50 @@ class BuildOptions:
         return {"BASE_IMAGE": self.base_image} if self.base_image else {}
 
 
-def connect(environ: Mapping[str, str] = os.environ):
-    """A docker SDK client for the engine DOCKER_HOST names (else the default socket)."""
-    import docker
+def build_secrets(*, pip_config: str | None = None, ca_bundle: str | None = None) -> dict[str, Path]:
+    """The files this build mounts as secrets (a pip.conf, a CA bundle), by id.
 
-    try:
-        client = docker.from_env(environment=dict(environ), timeout=600)
-        client.ping()
-    except Exception as exc:  # the SDK raises DockerException, requests errors, OSError
-        raise UserError(
-            f"No container engine answers at {environ.get('DOCKER_HOST') or 'the default socket'} "
-            f"({type(exc).__name__}). Start Docker, or serve podman's API (invoke docker.engine) "
-            "and set DOCKER_HOST to the socket it prints.") from None
-    return client
-
-
-def is_podman(client) -> bool:
-    components = client.version().get("Components") or []
-    return any("podman" in (component.get("Name") or "").lower() for component in components)
-
-
-def build_parameters(options: BuildOptions, *, buildkit_api: bool) -> dict[str, str]:
-    """The engine API's /build query: Docker needs version=2 (BuildKit) for RUN --mount."""
-    params = {
-        "t": options.reference,
-        "dockerfile": DOCKERFILE,
-        "rm": "1",
-        "forcerm": "1",
-        "q": "0",
-        "nocache": "1" if options.no_cache else "0",
-        "buildargs": json.dumps(options.build_arguments()),
-        "labels": json.dumps(options.labels),
-    }
-    if options.network_mode:
-        params["networkmode"] = options.network_mode
-    if buildkit_api:
-        params["version"] = "2"
-    return params
+    Secrets are mounted into the one step that reads them, so they never enter a layer. A missing
+    or unreadable file is a UserError naming its option.
+    """
+    secrets = {}
+    for secret, path in (("pip_conf", pip_config), ("ca_bundle", ca_bundle)):
+        if not path:
+            continue
+        file = Path(path).expanduser().resolve()
+        try:
+            with file.open("rb"):
+                pass
+        except OSError as exc:
+            raise UserError(f"{SECRETS[secret]} {path}: {exc.strerror}; give a readable file.") from None
+        secrets[secret] = file
+    return secrets
 
 
-def stream_build(client, options: BuildOptions, context: io.BytesIO) -> Iterator[dict]:
-    """POST the context to /build and yield the engine's JSON messages."""
-    api = client.api
-    response = api._post(  # the SDK's own request path; its build() cannot ask for BuildKit
-        api._url("/build"), data=context, stream=True, timeout=None,
-        params=build_parameters(options, buildkit_api=not is_podman(client)),
-        headers={"Content-Type": "application/x-tar"},
-    )
-    api._raise_for_status(response)
-    yield from api._stream_helper(response, decode=True)
+def build_argv(engine: Engine, options: BuildOptions) -> list[str]:
+    """The build of the context in the current directory: `docker buildx build`, its image loaded
+    into the engine, or `podman build` of a Docker-format image."""
+    if engine.program == "docker":
+        argv = engine.command("buildx", "build", "--load")
+    else:  # podman's default OCI format drops the Dockerfile's SHELL and HEALTHCHECK
+        argv = engine.command("build", "--format", "docker")
+    argv += ["--file", DOCKERFILE, "--tag", options.reference]
+    for key, value in options.labels.items():
+        argv += ["--label", f"{key}={value}"]
+    for key, value in options.build_arguments().items():
+        argv += ["--build-arg", f"{key}={value}"]
+    for secret, path in options.secrets.items():
+        argv += ["--secret", f"id={secret},src={path}"]
+    if options.network:
+        argv += ["--network", options.network]
+    if options.no_cache:
+        argv.append("--no-cache")
+    return [*argv, "."]
 
 
-def build(client, options: BuildOptions, repository: Path = REPOSITORY, *,
-          out: TextIO = sys.stdout) -> str:
-    """Build the image and tag it; print the engine's progress; return the image id."""
-    context = build_context(repository, extra=options.extra_files)
-    out.write(f"building {options.reference} (context {len(context.getvalue()) // 1024} KiB)\n")
-    out.flush()
-    image_id = follow_build(stream_build(client, options, context), out)
-    if not image_id:
-        image_id = client.images.get(options.reference).id
-    return image_id
-
-
-def follow_build(messages: Iterable[dict], out: TextIO) -> str | None:
-    """Print a build's progress as it comes; raise UserError on a failed step."""
-    image_id = None
-    tracer = buildkit.Tracer(out)
-    for message in messages:
-        if "error" in message or "errorDetail" in message:
-            detail = message.get("errorDetail", {}).get("message") or message.get("error")
-            raise UserError(f"The image build failed: {str(detail).strip()}")
-        aux = message.get("aux")
-        if message.get("id") == "moby.buildkit.trace" and isinstance(aux, str):
-            tracer.feed(aux)
-        elif isinstance(aux, dict) and aux.get("ID"):
-            image_id = aux["ID"]
-        if message.get("stream"):
-            out.write(message["stream"])
-        elif message.get("status"):
-            out.write(f"{message['status']} {message.get('progress') or ''}".rstrip() + "\n")
-        out.flush()
-    return image_id
+def build(c, engine: Engine, options: BuildOptions, context: Path = REPOSITORY):
+    """Build the image from `context` (the repository) and tag it; return invoke's result."""
+    return execute(c, engine, build_argv(engine, options), cwd=context)
 
 
 # --- pushing to ECR -----------------------------------------------------------------------------
@@ -260,31 +228,20 @@ def ecr_repository_uri(ecr, repository: str) -> str:
     return found[0]["repositoryUri"]
 
 
-def push(client, ecr, *, image: str, repository: str, tag: str, out: TextIO = sys.stdout) -> str:
-    """Tag the local image for the ECR repository, log in and push; return the pushed reference."""
-    target = ecr_repository_uri(ecr, repository)
+def login_argv(engine: Engine, login: RegistryLogin) -> list[str]:
+    """The password is read from standard input (see execute), never passed as a word."""
+    return engine.command("login", "--username", login.username, "--password-stdin", login.registry)
+
+
+def push(c, engine: Engine, ecr, *, image: str, repository: str, tag: str) -> str:
+    """Log in to the account's registry, tag the local image for the ECR repository and push it;
+    return the pushed reference."""
+    target = image_reference(ecr_repository_uri(ecr, repository), tag)
     login = ecr_login(ecr)
-    if not client.images.get(image).tag(target, tag):
-        raise UserError(f"The engine refused to tag {image} as {target}:{tag}.")
-    auth = {"username": login.username, "password": login.password}
-    client.login(username=login.username, password=login.password, registry=login.registry)
-    out.write(f"pushing {target}:{tag}\n")
-    follow_push(client.images.push(target, tag=tag, auth_config=auth, stream=True, decode=True), out)
-    return f"{target}:{tag}"
-
-
-def follow_push(messages: Iterable[dict], out: TextIO) -> None:
-    """One line per layer as its state changes (not every byte count); UserError on failure."""
-    last: dict[str, str] = {}
-    for message in messages:
-        if "error" in message or "errorDetail" in message:
-            detail = message.get("errorDetail", {}).get("message") or message.get("error")
-            raise UserError(f"Pushing the image failed: {detail}")
-        status, layer = message.get("status", ""), message.get("id", "")
-        if status and last.get(layer) != status:
-            last[layer] = status
-            out.write(f"{layer + ': ' if layer else ''}{status}\n")
-            out.flush()
+    execute(c, engine, login_argv(engine, login), password=login.password)
+    execute(c, engine, engine.command("tag", image, target))
+    execute(c, engine, engine.command("push", target))
+    return target
 
 
 def dockerrun(reference: str, port: int = 8000) -> dict:

@@ -1,9 +1,11 @@
-"""podman as the engine where no Docker runs: its Docker-compatible API and a local base image.
+"""podman as the engine where no Docker runs: its configuration here, its API, a local base image.
 
 On machines that cannot run crun or raise rlimits (see README, "Docker and CI"), podman runs
-with runc, the cgroupfs manager and no default ulimits; its API service then serves the docker
-SDK (DOCKER_HOST=unix://...). Where no registry can be reached, a Debian base image is made
-with debootstrap and imported, and the Dockerfile installs Debian's python3 on it.
+with runc, the cgroupfs manager and no default ulimits: its commands (`podman build`, `podman
+push`) and its API service (which serves the docker SDK the container tests run containers
+with) read that configuration through CONTAINERS_CONF. Where no registry can be reached, a
+Debian base image is made with debootstrap and imported, and the Dockerfile installs Debian's
+python3 on it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from ops.errors import UserError
 
 CONTAINERS_CONF = """\
-# Written by Little Service (ops/podman.py) for its podman API service.
+# Written by Little Service (ops/podman.py) for the podman it runs.
 [containers]
 default_ulimits = []
 
@@ -43,7 +46,16 @@ def service_argv(socket: Path) -> list[str]:
     return ["podman", "system", "service", "--time=0", f"unix://{socket}"]
 
 
-def service_environment(config: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
+def write_configuration(directory: Path) -> Path:
+    """CONTAINERS_CONF written in `directory`, for podman_environment."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "containers.conf"
+    config.write_text(CONTAINERS_CONF)
+    return config
+
+
+def podman_environment(config: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables a podman command runs with: these plus CONTAINERS_CONF naming `config`."""
     return {**(os.environ if environ is None else environ), "CONTAINERS_CONF": str(config)}
 
 
@@ -51,13 +63,11 @@ def start_service(state: Path, *, timeout: float = 30) -> tuple[subprocess.Popen
     """Start podman's API service on a socket in `state`; return the process and DOCKER_HOST."""
     if not available():
         raise UserError("podman and runc are not installed: apt-get install -y podman runc.")
-    state.mkdir(parents=True, exist_ok=True)
-    config, socket = state / "containers.conf", state / "podman.sock"
-    config.write_text(CONTAINERS_CONF)
+    config, socket = write_configuration(state), state / "podman.sock"
     with contextlib.suppress(FileNotFoundError):
         socket.unlink()
     log = (state / "service.log").open("w")
-    process = subprocess.Popen(service_argv(socket), env=service_environment(config), stdout=log,
+    process = subprocess.Popen(service_argv(socket), env=podman_environment(config), stdout=log,
                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     docker_host = f"unix://{socket}"
     deadline = time.monotonic() + timeout
@@ -113,37 +123,25 @@ def debian_rootfs(cache: Path = CACHE, suite: str = DEBIAN_SUITE) -> Path:
     return rootfs
 
 
-def debian_image(client, cache: Path = CACHE, suite: str = DEBIAN_SUITE) -> str:
-    """The local Debian base image (imported from the cached root filesystem when missing)."""
-    import docker
+def import_argv(reference: str = DEBIAN_IMAGE) -> list[str]:
+    """`podman import` of a root filesystem tar read from standard input, as a usable base image."""
+    return ["podman", "import",
+            "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--change", 'CMD ["bash"]', "-", reference]
 
+
+def debian_image(cache: Path = CACHE, suite: str = DEBIAN_SUITE) -> str:
+    """The local Debian base image (imported from the cached root filesystem when missing)."""
     reference = f"localhost/debian:{suite}"
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        client.images.get(reference)
+    if subprocess.run(["podman", "image", "exists", reference], capture_output=True).returncode == 0:
         return reference
     rootfs = debian_rootfs(cache, suite)
     with tempfile.TemporaryFile() as archive:
         subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=archive,
                        check=True)
         archive.seek(0)
-        reply = client.api.import_image(
-            src=archive, changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                  'CMD ["bash"]'])
-    image_id = _imported_id(reply)
-    # podman's compat import ignores repository/tag: tag the imported id explicitly.
-    client.api.tag(image_id, "localhost/debian", suite)
+        result = subprocess.run(import_argv(reference), stdin=archive, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError(f"Importing the Debian base image failed ({result.returncode}): "
+                        f"{result.stderr.strip()[-2000:]}")
     return reference
-
-
-def _imported_id(reply) -> str:
-    import json
-
-    text = reply if isinstance(reply, str) else reply.decode()
-    for line in filter(None, text.splitlines()):
-        message = json.loads(line)
-        if message.get("error"):
-            raise UserError(f"Importing the Debian base image failed: {message['error']}")
-        for key in ("id", "status"):
-            if str(message.get(key, "")).startswith("sha256:"):
-                return message[key]
-    raise UserError(f"Importing the Debian base image returned no image id: {text[:500]}")

@@ -1,11 +1,15 @@
-"""build: the service's one image, tagged with the commit; --push sends it to ECR."""
+"""build: the service's one image, tagged with the commit; --push sends it to ECR.
+
+Loaded inside the image too (tasks.py is its entrypoint's task list), which carries neither
+ops.images nor boto3: both are imported when the task runs.
+"""
 
 from __future__ import annotations
 
 from invoke import Collection
 
-from ops import images
 from ops.envvars import REPOSITORY
+from ops.errors import UserError
 from ops.tasks import task
 
 
@@ -17,8 +21,10 @@ from ops.tasks import task
         "name": "local image name (config docker.image)",
         "repository": "ECR repository to push to (config docker.repository)",
         "base_image": "base image build argument (default: the Dockerfile's, python:3.12-slim)",
-        "pip_config": "a pip.conf for this build only (a company index or mirror); never in a layer",
-        "ca_bundle": "a CA bundle pip trusts during the build (behind a TLS-inspecting proxy)",
+        "pip_config": "a pip.conf for this build (a company index or mirror): a build secret, "
+                      "never in a layer",
+        "ca_bundle": "a CA bundle pip trusts during the build (behind a TLS-inspecting proxy): "
+                     "a build secret, never in a layer",
         "no_cache": "rebuild every layer",
         "artifact": "with --push: where to write Elastic Beanstalk's Dockerrun.aws.json",
     }
@@ -26,24 +32,31 @@ from ops.tasks import task
 def image(c, push=False, name=None, repository=None, base_image=None, pip_config=None,
           ca_bundle=None, no_cache=False, artifact=None):
     """Build the image, tagged with the git sha; --push sends it to ECR."""
+    try:
+        import ops.images as images
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("ops."):
+            raise
+        raise UserError("invoke build runs from a checkout of the repository, "
+                        "not inside the image.") from None
     revision = images.revision()
     if push:
         images.require_pushable(revision)
     options = images.BuildOptions(
         name=name or c.config.docker.image, tag=revision.tag, base_image=base_image,
-        extra_files=images.build_config_files(pip_config=pip_config, ca_bundle=ca_bundle),
+        secrets=images.build_secrets(pip_config=pip_config, ca_bundle=ca_bundle),
         no_cache=no_cache, labels={"org.opencontainers.image.revision": revision.sha},
     )
-    client = images.connect()
-    images.build(client, options)
-    print(f"built {options.reference}", flush=True)
-    if push:
-        import boto3
+    with images.container_engine() as engine:
+        images.build(c, engine, options)
+        print(f"built {options.reference}", flush=True)
+        if push:
+            import boto3
 
-        pushed = images.push(client, boto3.client("ecr"), image=options.reference,
-                             repository=repository or c.config.docker.repository, tag=revision.tag)
-        path = images.write_artifact(pushed, REPOSITORY / (artifact or c.config.docker.artifact))
-        print(f"pushed {pushed}; deployment artifact {path}", flush=True)
+            pushed = images.push(c, engine, boto3.client("ecr"), image=options.reference,
+                                 repository=repository or c.config.docker.repository, tag=revision.tag)
+            path = images.write_artifact(pushed, REPOSITORY / (artifact or c.config.docker.artifact))
+            print(f"pushed {pushed}; deployment artifact {path}", flush=True)
 
 
 ns = Collection("build", image)

@@ -1,4 +1,8 @@
-"""docker: the docker compose development stack (docker/docker-compose.yml)."""
+"""docker: the docker compose development stack (docker/docker-compose.yml).
+
+Loaded inside the image too (tasks.py is its entrypoint's task list), which carries no
+ops.compose: it is imported when a task runs.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,28 @@ import shlex
 
 from invoke import Collection
 
-from ops import compose
 from ops.envvars import resolve
+from ops.errors import UserError
 from ops.run import replace_process, run
 from ops.tasks import task
+
+
+def compose_commands():
+    """ops.compose, which a checkout carries and the image does not."""
+    try:
+        import ops.compose as compose
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("ops."):
+            raise
+        raise UserError("The docker tasks run from a checkout of the repository, "
+                        "not inside the image.") from None
+    return compose
 
 
 @task(help={"volumes": "also remove the MySQL data volume"})
 def down(c, volumes=False):
     """Stop the docker compose development stack (the data volume survives)."""
+    compose = compose_commands()
     run(c, compose.down(front=compose.program(), volumes=volumes), resolve("local"))
 
 
@@ -22,6 +39,7 @@ def down(c, volumes=False):
             "command": 'what to run there (default "invoke shell")'})
 def shell(c, service="web", command="invoke shell"):
     """Open a shell in a running compose service (a Django shell by default)."""
+    compose = compose_commands()
     replace_process(compose.shell(front=compose.program(), service=service,
                                   command=shlex.split(command)), resolve("local"))
 
@@ -30,6 +48,7 @@ def shell(c, service="web", command="invoke shell"):
                                   "follow": "keep following new lines (default on)"})
 def logs(c, service=None, follow=True):
     """Show the compose services' logs."""
+    compose = compose_commands()
     replace_process(compose.logs(front=compose.program(), services=service or [], follow=follow),
                     resolve("local"))
 

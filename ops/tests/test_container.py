@@ -1,19 +1,20 @@
-"""The image for real: `invoke build` builds it with the docker SDK on the machine's engine, then
-its roles run against the host's MySQL and Redis (host networking).
+"""The image for real: `invoke build` builds it with the machine's engine CLI (docker buildx, else
+podman), then its roles run against the host's MySQL and Redis (host networking).
 
-The engine is Docker when DOCKER_HOST or the default socket answers, else podman's API service
-(started here, configured by ops.podman). With podman and no reachable registry, the base image
-is a local Debian image made with debootstrap (cached in /var/cache/little-service);
-LITTLE_SERVICE_BASE_IMAGE picks another. Without any engine the tests skip (in ci: fail).
+The containers run through the docker SDK: on Docker's API when DOCKER_HOST or the default
+socket answers, else on podman's API service (started here, configured by ops.podman). With
+podman and no reachable registry, the base image is a local Debian image made with debootstrap
+(cached in /var/cache/little-service); LITTLE_SERVICE_BASE_IMAGE picks another. Without any
+engine the tests skip (in ci: fail).
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -23,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from invoke import Context
 
 from ops import images, podman
-from ops.errors import UserError
 from ops.testing import REPOSITORY, eventually, free_port, http_get, http_json, invoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.container]
@@ -56,12 +57,12 @@ def docker_engine():
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory):
-    """(docker SDK client, DOCKER_HOST for subprocesses, uses podman)."""
+    """(docker SDK client to run containers with, uses podman)."""
     import docker
 
     client = docker_engine()
     if client is not None:
-        yield client, os.environ.get("DOCKER_HOST", ""), False
+        yield client, False
         return
     if not podman.available():
         pytest.skip("no container engine: neither Docker (DOCKER_HOST or /var/run/docker.sock) "
@@ -69,7 +70,7 @@ def engine(tmp_path_factory):
     process, docker_host = podman.start_service(tmp_path_factory.mktemp("podman"))
     try:
         client = docker.DockerClient(base_url=docker_host, timeout=600)
-        yield client, docker_host, True
+        yield client, True
         client.close()
     finally:
         process.terminate()
@@ -104,20 +105,21 @@ class Built:
 
 @pytest.fixture(scope="session")
 def image(engine, tmp_path_factory) -> Built:
-    """`invoke build` for real, as a user runs it; the built image."""
-    client, docker_host, uses_podman = engine
+    """`invoke build` for real, as a user runs it (it finds the engine itself); the built image."""
+    client, uses_podman = engine
     base = os.environ.get("LITTLE_SERVICE_BASE_IMAGE")
     if not base and uses_podman:
-        base = podman.debian_image(client)
+        base = podman.debian_image()
     options = pip_settings(tmp_path_factory.mktemp("pip"))
     arguments = ["build", "--name", "little-service-test", *options]
     if base:
         arguments += ["--base-image", base]
-    env = {**os.environ, "DOCKER_HOST": docker_host} if docker_host else dict(os.environ)
     started = time.monotonic()
-    result = invoke(*arguments, env=env, timeout=BUILD_TIMEOUT)
+    result = invoke(*arguments, timeout=BUILD_TIMEOUT)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, f"invoke build failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert re.search(r"&& (docker buildx|podman) build ", result.stdout), \
+        result.stdout[:2000]  # the task says what it runs
     built = re.search(r"^built (\S+)$", result.stdout, re.MULTILINE)
     assert built, result.stdout[-2000:]
     reference = built.group(1)
@@ -236,9 +238,15 @@ def test_the_image_serves_processes_messages_and_runs_as_non_root(engine, image,
         code, uid = web.exec_run(["id", "-u"])
         assert code == 0 and uid.decode().strip() != "0"
         assert client.images.get(image).attrs["Config"]["User"] not in ("", "0", "root")
+        # .dockerignore, as the engine applied it: no secrets, history, reports, tests or build tools.
         code, found = web.exec_run(["find", "/app", "-name", ".env*", "-o", "-name", ".git",
-                                    "-o", "-name", "reports"])
+                                    "-o", "-name", "reports", "-o", "-name", "tests", "-o", "-name",
+                                    "conftest.py", "-o", "-path", "/app/ops/bench", "-o", "-path",
+                                    "/app/ops/testing.py", "-o", "-path", "/app/ops/images.py", "-o",
+                                    "-path", "/app/ops/podman.py", "-o", "-path", "/app/ops/compose.py"])
         assert code == 0 and found.decode().strip() == "", found.decode()
+        code, found = web.exec_run(["ls", "/app/ops/tasks/build.py", "/app/ops/envvars.py"])
+        assert code == 0, found.decode()
 
 
 def test_the_image_holds_no_secret_in_its_environment_or_history(engine, image):
@@ -251,27 +259,31 @@ def test_the_image_holds_no_secret_in_its_environment_or_history(engine, image):
     assert "PIP_INDEX_URL=" not in history and "BEGIN CERTIFICATE" not in history
 
 
-def test_a_one_line_change_rebuilds_from_the_dependency_cache(engine, image, capsys):
-    """The benchmark: after a one-line code change the dependency layer comes from the cache."""
+def test_a_one_line_change_rebuilds_from_the_dependency_cache(engine, image, tmp_path, capsys):
+    """The benchmark: after a one-line code change the dependency layer comes from the cache.
+
+    The change is made in a copy of the checkout (the engine applies .dockerignore to it the same
+    way), built as `invoke build` builds.
+    """
     client = engine[0]
     name, _, tag = image.reference.rpartition(":")
-    changed = (REPOSITORY / "application_service/ops/probe.py").read_bytes() + b"# one more line\n"
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPOSITORY, checkout, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "reports", "__pycache__", ".pytest_cache", ".ruff_cache", "var", "staticfiles"))
+    changed = checkout / "application_service" / "application_service" / "health.py"
+    changed.write_text(changed.read_text() + "# one more line\n")
     settings = dict(zip(image.options[::2], image.options[1::2], strict=True))
     options = images.BuildOptions(
         name=name, tag=f"{tag}-rebuild", base_image=image.base_image,
-        extra_files={**images.build_config_files(pip_config=settings.get("--pip-config"),
-                                                 ca_bundle=settings.get("--ca-bundle")),
-                     "application_service/ops/probe.py": changed},
+        secrets=images.build_secrets(pip_config=settings.get("--pip-config"),
+                                     ca_bundle=settings.get("--ca-bundle")),
         labels=client.images.get(image.reference).attrs["Config"].get("Labels") or {},
     )
-    out = io.StringIO()
     started = time.monotonic()
-    try:
-        images.build(client, options, out=out)
-    except UserError as exc:
-        raise AssertionError(f"{exc}\n{out.getvalue()[-4000:]}") from None
+    with images.container_engine() as found:
+        result = images.build(Context(), found, options, context=checkout)
     elapsed = time.monotonic() - started
-    log = out.getvalue()
+    log = result.stdout + result.stderr
     assert "Downloading" not in log and "Collecting" not in log, "the dependency layer was rebuilt"
     with capsys.disabled():
         print(f"\nrebuild after a one-line change: {elapsed:.1f}s "

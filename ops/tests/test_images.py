@@ -1,20 +1,22 @@
-"""ops.images without an engine: tags, the build context, the engine's messages, ECR and push.
+"""ops.images without an engine: tags, the build context, the engine's command lines, ECR and push.
 
-ECR runs in a real moto server on 127.0.0.1; the engine side of a push is a recording fake (no
-registry can be reached here). The build itself runs for real in tests/test_container.py.
+The commands run through invoke's MockContext, which records them. ECR runs in a real moto
+server on 127.0.0.1 (no registry can be reached here). The build itself runs for real in
+test_container.py.
 """
 
 from __future__ import annotations
 
 import base64
-import io
+import contextlib
 import json
+import shlex
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
+from invoke import Config, Exit, MockContext, Result
 
 from ops import images
 from ops.errors import UserError
@@ -61,7 +63,6 @@ def make_repository(root: Path) -> Path:
         ".dockerignore": (images.REPOSITORY / ".dockerignore").read_text(),
         "docker/Dockerfile": "FROM scratch\n",
         "docker/entrypoint.sh": "#!/bin/sh\n",
-        "docker/build-config/README.md": "config\n",
         "docker/docker-compose.yml": "services: {}\n",
         "tasks.py": "", "bootstrap.py": "", "requirements.txt": "", "requirements-dev.txt": "",
         "env/local.env": "DEBUG=true\n",
@@ -69,10 +70,15 @@ def make_repository(root: Path) -> Path:
         "env/.env": "SECRET_KEY=nor-this\n",
         "application_service/.env": "SECRET_KEY=nor-this\n",
         "application_service/manage.py": "",
+        "application_service/conftest.py": "",
         "application_service/application/views.py": "",
         "application_service/application/tests/test_views.py": "",
+        "application_service/tests/test_serve.py": "",
         "application_service/application/__pycache__/views.cpython-311.pyc": "",
         "application_service/db.sqlite3": "",
+        "ops/__init__.py": "", "ops/envvars.py": "", "ops/tasks/build.py": "",
+        "ops/images.py": "", "ops/podman.py": "", "ops/compose.py": "", "ops/testing.py": "",
+        "ops/bench/__init__.py": "", "ops/tests/test_images.py": "",
         "reports/junit.xml": "<testsuites/>",
         ".git/HEAD": "ref: refs/heads/main\n",
         ".venv/bin/python": "",
@@ -84,75 +90,162 @@ def make_repository(root: Path) -> Path:
     return root
 
 
-def test_the_context_holds_the_code_and_no_secrets_reports_or_history(tmp_path):
-    files = set(images.context_files(make_repository(tmp_path)))
+def context_files(repository: Path) -> set[str]:
+    """What the engine's CLI sends of `repository` after .dockerignore: the docker SDK's public
+    implementation of the same rules (the build itself no longer uses the SDK)."""
+    from docker.utils.build import exclude_paths
+
+    lines = (line.strip() for line in (repository / ".dockerignore").read_text().splitlines())
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    return exclude_paths(str(repository), patterns, images.DOCKERFILE) - {images.DOCKERFILE}
+
+
+def test_the_context_holds_the_code_and_no_secrets_reports_history_tests_or_build_tools(tmp_path):
+    files = context_files(make_repository(tmp_path))
     assert {"tasks.py", "bootstrap.py", "requirements.txt", "env/local.env", "docker/entrypoint.sh",
             "application_service/manage.py", "application_service/application/views.py",
-            "docker/build-config/README.md"} <= files
+            "ops/__init__.py", "ops/envvars.py", "ops/tasks/build.py"} <= files
     leaked = {name for name in files if Path(name).name.startswith(".env") or name.startswith(
         (".git", "reports", ".venv")) or "__pycache__" in name or name.endswith(".sqlite3")}
     assert leaked == set()
-    assert "application_service/application/tests/test_views.py" not in files
+    assert not {name for name in files if "/tests/" in f"/{name}" or name.endswith("conftest.py")}
+    assert not {name for name in files if name.startswith("ops/bench")}
+    assert not {"ops/images.py", "ops/podman.py", "ops/compose.py", "ops/testing.py"} & files
     assert "requirements-dev.txt" not in files and "README.md" not in files
 
 
 def test_this_repository_context_has_no_env_file():
-    assert not [name for name in images.context_files() if Path(name).name.startswith(".env")]
+    assert not [name for name in context_files(images.REPOSITORY) if Path(name).name.startswith(".env")]
 
 
-def test_the_context_tar_carries_the_dockerfile_and_this_builds_extra_files(tmp_path):
-    context = images.build_context(make_repository(tmp_path), extra={
-        "docker/build-config/ca-bundle.pem": b"-----BEGIN CERTIFICATE-----\n"})
-    with tarfile.open(fileobj=context) as archive:
-        names = set(archive.getnames())
-        assert archive.extractfile("docker/build-config/ca-bundle.pem").read().startswith(b"-----BEGIN")
-        assert archive.getmember("tasks.py").uid == 0
-    assert images.DOCKERFILE in names and ".env" not in names
+# --- the engine and its commands ---------------------------------------------------------------
+
+DOCKER = images.Engine("docker", {"PATH": "/usr/bin"})
+PODMAN = images.Engine("podman", {"PATH": "/usr/bin", "CONTAINERS_CONF": "/run/ls/containers.conf"})
 
 
-def test_build_config_files_read_the_given_files(tmp_path):
+def test_docker_builds_with_buildkit_and_loads_the_image_into_the_engine():
+    options = images.BuildOptions(name="little-service", tag="abc",
+                                  labels={"org.opencontainers.image.revision": "abc123"})
+    assert images.build_argv(DOCKER, options) == [
+        "docker", "buildx", "build", "--load", "--file", "docker/Dockerfile",
+        "--tag", "little-service:abc", "--label", "org.opencontainers.image.revision=abc123",
+        "--network", "host", "."]
+
+
+def test_podman_builds_with_the_base_image_the_secrets_and_no_cache():
+    options = images.BuildOptions(
+        name="x", tag="y", base_image="localhost/debian:bookworm", no_cache=True,
+        secrets={"pip_conf": Path("/etc/pip.conf"), "ca_bundle": Path("/etc/ca.pem")})
+    assert images.build_argv(PODMAN, options) == [
+        "podman", "build", "--format", "docker", "--file", "docker/Dockerfile", "--tag", "x:y",
+        "--build-arg", "BASE_IMAGE=localhost/debian:bookworm",
+        "--secret", "id=pip_conf,src=/etc/pip.conf", "--secret", "id=ca_bundle,src=/etc/ca.pem",
+        "--network", "host", "--no-cache", "."]
+
+
+def test_the_build_runs_in_the_repository_with_the_engines_variables():
+    c = MockContext(run=Result())
+    images.build(c, PODMAN, images.BuildOptions(name="x", tag="y", network=None))
+    [call] = c.run.call_args_list
+    assert shlex.split(call.args[0]) == ["podman", "build", "--format", "docker",
+                                         "--file", "docker/Dockerfile", "--tag", "x:y", "."]
+    assert call.kwargs["env"] == PODMAN.variables and call.kwargs["replace_env"]
+    assert call.kwargs["echo"] and not call.kwargs["pty"] and call.kwargs["in_stream"] is False
+    assert c.cwd == ""  # the cd to the repository applied to that one command
+
+
+def test_a_failed_engine_command_is_a_user_error():
+    c = MockContext(run=Result(exited=1))
+    with pytest.raises(UserError, match=r"`podman build` failed \(exit code 1\): its output above says why"):
+        images.build(c, PODMAN, images.BuildOptions(name="x", tag="y"))
+
+
+def test_docker_is_the_engine_when_it_answers(tmp_path):
+    engine = images.find_engine(tmp_path, {"PATH": "/bin"}, docker=lambda: True,
+                                podman_installed=lambda: True)
+    assert engine == images.Engine("docker", {"PATH": "/bin"})
+
+
+def test_else_podman_with_this_machines_configuration(tmp_path):
+    engine = images.find_engine(tmp_path, {"PATH": "/bin"}, docker=lambda: False,
+                                podman_installed=lambda: True)
+    assert engine.program == "podman"
+    assert engine.variables == {"PATH": "/bin", "CONTAINERS_CONF": str(tmp_path / "containers.conf")}
+    assert "default_ulimits = []" in Path(engine.variables["CONTAINERS_CONF"]).read_text()
+
+
+def test_no_engine_is_a_user_error_that_says_what_to_install(tmp_path):
+    with pytest.raises(UserError) as raised:
+        images.find_engine(tmp_path, {}, docker=lambda: False, podman_installed=lambda: False)
+    assert str(raised.value) == ("No container engine: start Docker, or install podman "
+                                 "(apt-get install -y podman runc).")
+
+
+def test_docker_answers_only_when_docker_info_succeeds():
+    asked = []
+
+    def info(returncode):
+        def run(argv, **kwargs):
+            asked.append(argv)
+            return subprocess.CompletedProcess(argv, returncode)
+        return run
+
+    assert images.docker_answers(which=lambda name: "/usr/bin/docker", run=info(0))
+    assert not images.docker_answers(which=lambda name: "/usr/bin/docker", run=info(1))
+    assert asked == [["docker", "info"], ["docker", "info"]]
+    assert not images.docker_answers(which=lambda name: None, run=info(0))
+
+
+def test_build_secrets_are_the_given_files_by_id(tmp_path):
     (tmp_path / "pip.conf").write_text("[global]\nindex-url = https://mirror.invalid/simple\n")
-    files = images.build_config_files(pip_config=str(tmp_path / "pip.conf"))
-    assert list(files) == ["docker/build-config/pip.conf"]
-    with pytest.raises(UserError, match="--ca-bundle .*readable file"):
-        images.build_config_files(ca_bundle=str(tmp_path / "missing.pem"))
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    secrets = images.build_secrets(pip_config=str(tmp_path / "pip.conf"), ca_bundle=str(tmp_path / "ca.pem"))
+    assert secrets == {"pip_conf": tmp_path / "pip.conf", "ca_bundle": tmp_path / "ca.pem"}
+    assert images.build_secrets() == {}
 
 
-def test_build_parameters_ask_docker_for_buildkit_and_pass_the_base_image():
-    options = images.BuildOptions(name="little-service", tag="abc", base_image="localhost/debian:bookworm")
-    docker_params = images.build_parameters(options, buildkit_api=True)
-    assert docker_params["version"] == "2"
-    assert docker_params["t"] == "little-service:abc"
-    assert docker_params["dockerfile"] == "docker/Dockerfile"
-    assert docker_params["networkmode"] == "host"
-    assert json.loads(docker_params["buildargs"]) == {"BASE_IMAGE": "localhost/debian:bookworm"}
-    podman_params = images.build_parameters(images.BuildOptions(name="x", tag="y"), buildkit_api=False)
-    assert "version" not in podman_params and json.loads(podman_params["buildargs"]) == {}
+def test_a_missing_or_unreadable_secret_file_is_a_user_error_naming_its_option(tmp_path):
+    with pytest.raises(UserError, match="--ca-bundle .*missing.pem: No such file or directory; give a"):
+        images.build_secrets(ca_bundle=str(tmp_path / "missing.pem"))
+    with pytest.raises(UserError, match="--pip-config .*: Is a directory"):
+        images.build_secrets(pip_config=str(tmp_path))
 
 
-def test_follow_build_prints_progress_and_returns_the_image_id():
-    out = io.StringIO()
-    image_id = images.follow_build([{"stream": "STEP 1/2: FROM base\n"}, {"aux": {"ID": "sha256:abc"}},
-                                    {"stream": "Successfully built abc\n"}], out)
-    assert image_id == "sha256:abc"
-    assert out.getvalue() == "STEP 1/2: FROM base\nSuccessfully built abc\n"
+# --- the task ----------------------------------------------------------------------------------
+
+def test_the_task_builds_with_the_engine_found_and_says_what_it_built(monkeypatch, tmp_path, capsys):
+    from ops.tasks import build as build_tasks
+
+    monkeypatch.setattr(images, "revision", lambda: images.Revision("0123456789abcdef", dirty=True))
+    monkeypatch.setattr(images, "container_engine", lambda: contextlib.nullcontext(PODMAN))
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    c = MockContext(config=Config(overrides=build_tasks.ns.configuration()), run=Result())
+    build_tasks.image(c, ca_bundle=str(tmp_path / "ca.pem"), base_image="localhost/debian:bookworm")
+    [call] = c.run.call_args_list
+    assert shlex.split(call.args[0]) == [
+        "podman", "build", "--format", "docker", "--file", "docker/Dockerfile",
+        "--tag", "little-service:0123456789ab-dirty",
+        "--label", "org.opencontainers.image.revision=0123456789abcdef",
+        "--build-arg", "BASE_IMAGE=localhost/debian:bookworm",
+        "--secret", f"id=ca_bundle,src={tmp_path / 'ca.pem'}", "--network", "host", "."]
+    assert "built little-service:0123456789ab-dirty" in capsys.readouterr().out
 
 
-def test_a_failed_build_step_is_a_user_error():
-    with pytest.raises(UserError, match="The image build failed: pip exited 1"):
-        images.follow_build([{"stream": "ok\n"}, {"errorDetail": {"message": "pip exited 1\n"},
-                                                  "error": "pip exited 1"}], io.StringIO())
+def test_the_task_refuses_to_push_an_uncommitted_tree(monkeypatch):
+    from ops.tasks import build as build_tasks
+
+    monkeypatch.setattr(images, "revision", lambda: images.Revision("0123456789abcdef", dirty=True))
+    with pytest.raises(Exit, match="uncommitted changes"):
+        build_tasks.image(MockContext(), push=True)
 
 
-def test_follow_push_prints_each_layer_state_once():
-    out = io.StringIO()
-    images.follow_push([{"status": "Preparing", "id": "a1"}, {"status": "Pushing", "id": "a1",
-                        "progress": "[=>  ]"}, {"status": "Pushing", "id": "a1", "progress": "[==> ]"},
-                        {"status": "Pushed", "id": "a1"}, {"status": "abc: digest: sha256:f size: 1"}], out)
-    assert out.getvalue().splitlines() == ["a1: Preparing", "a1: Pushing", "a1: Pushed",
-                                           "abc: digest: sha256:f size: 1"]
-    with pytest.raises(UserError, match="denied"):
-        images.follow_push([{"errorDetail": {"message": "denied: not authorized"}}], io.StringIO())
+def test_inside_the_image_the_task_says_where_it_runs(monkeypatch):
+    from ops.tasks import build as build_tasks
+
+    monkeypatch.setitem(sys.modules, "ops.images", None)  # the image carries no ops/images.py
+    with pytest.raises(Exit, match="invoke build runs from a checkout of the repository, not inside"):
+        build_tasks.image(MockContext())
 
 
 def test_the_beanstalk_artifact_names_the_pushed_image(tmp_path):
@@ -200,39 +293,6 @@ def ecr(moto_url, monkeypatch):
     return boto3.client("ecr", endpoint_url=moto_url, region_name="eu-west-1")
 
 
-class FakeImage:
-    def __init__(self, calls):
-        self.calls = calls
-
-    def tag(self, repository, tag):
-        self.calls.append(("tag", repository, tag))
-        return True
-
-
-class FakeImages:
-    def __init__(self, calls):
-        self.calls = calls
-
-    def get(self, name):
-        self.calls.append(("get", name))
-        return FakeImage(self.calls)
-
-    def push(self, repository, tag, auth_config, stream, decode):
-        self.calls.append(("push", repository, tag, auth_config))
-        return iter([{"status": "Pushed", "id": "layer"}, {"status": f"{tag}: digest: sha256:0 size: 1"}])
-
-
-class FakeEngine:
-    """Records what a push asks of the engine (no registry is reachable from here)."""
-
-    def __init__(self):
-        self.calls = []
-        self.images = FakeImages(self.calls)
-
-    def login(self, username, password, registry):
-        self.calls.append(("login", username, password, registry))
-
-
 def test_ecr_login_decodes_the_authorization_token(ecr):
     login = images.ecr_login(ecr)
     token = ecr.get_authorization_token()["authorizationData"][0]
@@ -242,27 +302,25 @@ def test_ecr_login_decodes_the_authorization_token(ecr):
     assert password not in repr(login)
 
 
-def test_push_tags_for_the_repository_logs_in_and_pushes(ecr):
+def test_push_logs_in_with_the_password_on_standard_input_then_tags_and_pushes(ecr):
     uri = ecr.create_repository(repositoryName="little-service-push")["repository"]["repositoryUri"]
-    engine, out = FakeEngine(), io.StringIO()
-    pushed = images.push(engine, ecr, image="little-service:abc", repository="little-service-push",
-                         tag="abc", out=out)
+    c = MockContext(run=Result())
+    pushed = images.push(c, DOCKER, ecr, image="little-service:abc", repository="little-service-push",
+                         tag="abc")
     assert pushed == f"{uri}:abc"
-    kinds = [call[0] for call in engine.calls]
-    assert kinds == ["get", "tag", "login", "push"]
-    assert engine.calls[1] == ("tag", uri, "abc")
-    login = engine.calls[2]
-    assert login[1] == "AWS" and login[3] == uri.split("/")[0]
-    assert engine.calls[3][3] == {"username": "AWS", "password": login[2]}
-    assert login[2] not in out.getvalue()  # the password is never printed
-    assert "layer: Pushed" in out.getvalue()
+    login, tag, push = c.run.call_args_list
+    password = images.ecr_login(ecr).password
+    assert shlex.split(login.args[0]) == ["docker", "login", "--username", "AWS", "--password-stdin",
+                                          uri.split("/")[0]]
+    assert login.kwargs["in_stream"].getvalue() == password and not login.kwargs["echo_stdin"]
+    assert all(password not in call.args[0] for call in c.run.call_args_list)  # never a word, never echoed
+    assert shlex.split(tag.args[0]) == ["docker", "tag", "little-service:abc", f"{uri}:abc"]
+    assert shlex.split(push.args[0]) == ["docker", "push", f"{uri}:abc"]
+    assert tag.kwargs["in_stream"] is False and push.kwargs["in_stream"] is False
 
 
 def test_push_to_a_missing_repository_says_how_to_fix_it(ecr):
+    c = MockContext(run=Result())
     with pytest.raises(UserError, match="'nowhere' does not exist in eu-west-1"):
-        images.push(FakeEngine(), ecr, image="x:1", repository="nowhere", tag="1")
-
-
-def test_no_engine_is_a_user_error():
-    with pytest.raises(UserError, match="No container engine answers at unix:///nonexistent"):
-        images.connect({"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+        images.push(c, PODMAN, ecr, image="x:1", repository="nowhere", tag="1")
+    assert c.run.call_args_list == []

@@ -12,12 +12,14 @@ def test_the_service_listens_on_a_unix_socket_without_a_timeout():
         "podman", "system", "service", "--time=0", "unix:///run/ls/podman.sock"]
 
 
-def test_the_configuration_avoids_what_these_sandboxes_refuse():
-    config = podman.CONTAINERS_CONF
-    assert "default_ulimits = []" in config
-    assert 'runtime = "runc"' in config and 'cgroup_manager = "cgroupfs"' in config
-    env = podman.service_environment(Path("/run/ls/c.conf"), {"PATH": "/bin"})
-    assert env == {"PATH": "/bin", "CONTAINERS_CONF": "/run/ls/c.conf"}
+def test_the_configuration_avoids_what_these_sandboxes_refuse(tmp_path):
+    config = podman.write_configuration(tmp_path / "state")
+    text = config.read_text()
+    assert text == podman.CONTAINERS_CONF
+    assert "default_ulimits = []" in text
+    assert 'runtime = "runc"' in text and 'cgroup_manager = "cgroupfs"' in text
+    env = podman.podman_environment(config, {"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "CONTAINERS_CONF": str(config)}
 
 
 def test_debootstrap_makes_a_minimal_debian():
@@ -31,6 +33,8 @@ def test_an_existing_root_filesystem_is_reused(tmp_path):
     assert podman.debian_rootfs(tmp_path) == tmp_path / "rootfs-bookworm"
 
 
-def test_the_imported_id_is_read_from_the_engines_reply():
-    reply = '{"status":"sha256:85425e","progress":"","id":"sha256:85425e"}\n'
-    assert podman._imported_id(reply) == "sha256:85425e"
+def test_the_root_filesystem_is_imported_from_standard_input_with_a_path_and_a_shell():
+    assert podman.import_argv() == [
+        "podman", "import",
+        "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--change", 'CMD ["bash"]', "-", "localhost/debian:bookworm"]
