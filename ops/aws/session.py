@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ops.errors import UserError
@@ -54,3 +56,18 @@ def connect(region: str) -> Account:
     except BotoCoreError as exc:
         raise UserError(f"AWS cannot be reached in {region}: {exc}") from None
     return Account(session, region, identity["Account"])
+
+
+@contextlib.contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """An error AWS answers while doing `what` becomes a UserError with AWS's own words."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise UserError(f"{what}: AWS answered {error.get('Code', '?')}: "
+                        f"{error.get('Message', exc)}") from None
+    except BotoCoreError as exc:
+        raise UserError(f"{what}: {exc}") from None

@@ -6,6 +6,8 @@ made with `task` below, so that a UserError ends as a one-paragraph message, pre
 
 from __future__ import annotations
 
+import importlib
+
 import invoke
 from invoke import Exit
 
@@ -28,3 +30,15 @@ def task(*args, **kwargs):
     """invoke.task, made with Task (see above)."""
     kwargs.setdefault("klass", Task)
     return invoke.task(*args, **kwargs)
+
+
+def from_checkout(module: str, task_name: str):
+    """The module `module` of the tooling that a checkout carries and the image does not (the
+    build, the bench, compose, AWS: see .dockerignore, and the development lock's packages):
+    inside the image, a UserError that says where the task runs."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise UserError(f"invoke {task_name} runs from a checkout of the repository with the "
+                        f"development lock installed (python3 bootstrap.py), not inside the image "
+                        f"({exc.name} is not here).") from None

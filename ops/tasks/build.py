@@ -9,8 +9,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ops.envvars import REPOSITORY
-from ops.errors import UserError
-from ops.tasks import task
+from ops.tasks import from_checkout, task
 
 
 @task(
@@ -32,13 +31,7 @@ from ops.tasks import task
 def image(c, push=False, name=None, repository=None, base_image=None, pip_config=None,
           ca_bundle=None, no_cache=False, artifact=None):
     """Build the image, tagged with the git sha; --push sends it to ECR."""
-    try:
-        import ops.images as images
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("ops."):
-            raise
-        raise UserError("invoke build runs from a checkout of the repository, "
-                        "not inside the image.") from None
+    images = from_checkout("ops.images", "build")
     revision = images.revision()
     if push:
         images.require_pushable(revision)

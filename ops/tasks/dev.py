@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from invoke import Collection, Exit
 
-from ops import commands, compose
+from ops import commands
 from ops.backing_services import django_environment
 from ops.envvars import resolve
 from ops.processes import run_together
 from ops.run import replace_process, run
-from ops.tasks import ENV_HELP, task
+from ops.tasks import ENV_HELP, from_checkout, task
 
 ADDRESS_HELP = "address of the development server"
 
@@ -21,6 +21,7 @@ ADDRESS_HELP = "address of the development server"
 def start(c, env=None, address="127.0.0.1:8000", docker=False):
     """Migrate, then serve with autoreload, a Celery worker and beat; Ctrl-C stops all."""
     if docker:
+        compose = from_checkout("ops.compose", "dev --docker")
         replace_process(compose.up(front=compose.program()), resolve("local"))
     environment = django_environment(env, database=True)
     run(c, commands.migrate(), environment)

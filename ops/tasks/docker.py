@@ -11,21 +11,13 @@ import shlex
 from invoke import Collection
 
 from ops.envvars import resolve
-from ops.errors import UserError
 from ops.run import replace_process, run
-from ops.tasks import task
+from ops.tasks import from_checkout, task
 
 
 def compose_commands():
     """ops.compose, which a checkout carries and the image does not."""
-    try:
-        import ops.compose as compose
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("ops."):
-            raise
-        raise UserError("The docker tasks run from a checkout of the repository, "
-                        "not inside the image.") from None
-    return compose
+    return from_checkout("ops.compose", "docker.*")
 
 
 @task(help={"volumes": "also remove the MySQL data volume"})

@@ -1,0 +1,113 @@
+"""aws: the environment's AWS resources as one CloudFormation stack (aws/environment.yml)."""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Collection
+
+from application_service.environments import truthy
+from ops.envvars import resolve
+from ops.errors import UserError
+from ops.tasks import from_checkout, task
+
+AWS_ENV_HELP = "the environment whose stack this is (default: as for every task; it needs aws/<env>.json)"
+
+
+def aws_modules():
+    """The AWS modules, which need boto3: a checkout's development tools, not the image's."""
+    return tuple(from_checkout(f"ops.aws.{name}", "aws.*")
+                 for name in ("config", "parameters", "secrets", "session", "stack"))
+
+
+def confirmed(question: str, *, yes: bool, environment) -> bool:
+    if yes or truthy(environment.get("CI")):  # CI answers yes: it has nobody to ask
+        return True
+    if not sys.stdin.isatty():
+        raise UserError(f"{question} needs an answer, and there is no terminal to ask on: "
+                        f"pass --yes to go ahead without asking.")
+    return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+
+
+@task(iterable=["parameter"], help={
+    "env": AWS_ENV_HELP,
+    "yes": "execute the plan without asking (scripts)",
+    "dry_run": "print the plan, change nothing",
+    "region": "the AWS region (default: aws/<env>.json's Region)",
+    "parameter": "override a template parameter, as Name=value (repeatable)",
+    "timeout": "seconds to wait for CloudFormation (config aws.timeout)",
+})
+def bootstrap(c, env=None, yes=False, dry_run=False, region=None, parameter=None, timeout=None):
+    """Create or update the environment's AWS stack: plan, ask, execute, follow, report."""
+    config, parameters, secrets, session, stack = aws_modules()
+    environment = resolve(env)
+    settings = config.load(c.config.project.name, environment.name, region=region,
+                           overrides=config.parse_overrides(parameter or []))
+    template = config.read_template()
+    problems = parameters.check(template, settings.all_parameters())
+    if problems:
+        raise UserError("aws/{}.json (or --parameter) does not fit the template: {}".format(
+            settings.env, "; ".join(problems)))
+    account = session.connect(settings.region)
+    ssm, cfn = account.client("ssm"), account.client("cloudformation")
+    print(f"{settings.stack_name}: account {account.account_id}, region {account.region}", flush=True)
+    wait_seconds = float(timeout or c.config.aws.timeout)
+    with session.aws_errors(f"Planning {settings.stack_name}"):
+        stored = [name for name, _, _ in secrets.names(ssm, settings.secrets_path)]
+        body = config.template_body(config.with_secrets(template, stored))
+        plan = stack.plan(cfn, stack_name=settings.stack_name, template_body=body,
+                          parameters=settings.all_parameters(), tags=settings.tags, timeout=wait_seconds)
+        missing = secrets.missing(ssm, settings.secrets_path, c.config.aws.required_secrets)
+    print(plan.report(), flush=True)
+    for name in missing:
+        print(f"still missing: {name} (the service will not start without it): "
+              f"invoke secrets.set {name} --env {settings.env}", flush=True)
+    if plan.empty:
+        return
+    if dry_run or not confirmed(f"Execute this plan on {settings.stack_name}?", yes=yes,
+                                environment=environment):
+        with session.aws_errors(f"Discarding the plan of {settings.stack_name}"):
+            stack.discard(cfn, plan)
+        print(f"{'--dry-run: ' if dry_run else ''}nothing was changed.")
+        return
+    with session.aws_errors(f"Executing the plan of {settings.stack_name}"):
+        outputs = stack.execute(cfn, plan, timeout=wait_seconds)
+    print(f"{settings.stack_name} is ready.")
+    for key in c.config.aws.shown_outputs:
+        if key in outputs:
+            print(f"  {key}: {outputs[key]}")
+
+
+@task(help={
+    "env": AWS_ENV_HELP,
+    "confirm": "the environment's name, typed back (for scripts); without it you are asked",
+    "region": "the AWS region (default: aws/<env>.json's Region)",
+    "timeout": "seconds to wait for CloudFormation (config aws.timeout)",
+})
+def teardown(c, env=None, confirm=None, region=None, timeout=None):
+    """Remove the environment's AWS stack; each database is kept as a final snapshot."""
+    config, _, _, session, stack = aws_modules()
+    environment = resolve(env)
+    settings = config.load(c.config.project.name, environment.name, region=region)
+    if confirm is None:
+        if not sys.stdin.isatty():
+            raise UserError(f"Removing {settings.stack_name} needs its environment's name typed back: "
+                            f"pass --confirm {settings.env}.")
+        confirm = input(f"This removes {settings.stack_name} (databases kept as final snapshots). "
+                        f"Type the environment's name ({settings.env}) to go on: ").strip()
+    if confirm != settings.env:
+        raise UserError(f"{confirm!r} is not {settings.env!r}: nothing was removed.")
+    account = session.connect(settings.region)
+    with session.aws_errors(f"Removing {settings.stack_name}"):
+        stack.teardown(account.client("cloudformation"), account.client("rds"), settings.stack_name,
+                       timeout=float(timeout or c.config.aws.timeout))
+    print(f"{settings.stack_name} is removed.")
+
+
+ns = Collection("aws", bootstrap, teardown)
+ns.configure({"aws": {
+    "timeout": 3600,
+    # Secrets the service needs that only a person can give (the rest come from the stack).
+    "required_secrets": ["SECRET_KEY"],
+    "shown_outputs": ["Url", "EcrRepositoryUri", "SecretsPath", "AlarmTopicArn"],
+}})
