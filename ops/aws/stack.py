@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -163,7 +164,7 @@ def plan(cfn, *, stack_name: str, template_body: str, parameters: dict[str, str]
     status = stack_status(cfn, stack_name)
     check_can_change(stack_name, status)
     kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
-    name = f"{stack_name}-{datetime.now(UTC):%Y%m%d%H%M%S}"
+    name = f"{stack_name}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     try:
         cfn.create_change_set(
             StackName=stack_name, ChangeSetName=name, ChangeSetType=kind, TemplateBody=template_body,
