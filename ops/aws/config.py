@@ -32,7 +32,9 @@ class EnvironmentConfig:
 
     @property
     def secrets_path(self) -> str:
-        return f"/{self.project}/{self.env}/"
+        from ops.aws.secrets import path
+
+        return path(self.project, self.env)
 
     def all_parameters(self) -> dict[str, str]:
         return {"ProjectName": self.project, "EnvironmentName": self.env, **self.parameters}
@@ -48,9 +50,10 @@ def load(project: str, env: str, *, region: str | None = None, overrides: dict[s
     path = config_path(env, aws_dir)
     if not path.exists():
         known = sorted(candidate.stem for candidate in aws_dir.glob("*.json"))
-        raise UserError(f"The {env} environment does not live on AWS: {path.relative_to(aws_dir.parent)} "
-                        f"does not exist. Environments with an AWS configuration: "
-                        f"{', '.join(known) or 'none'} (copy one to add another).")
+        raise UserError(f"{env} has no AWS environment ({path.relative_to(aws_dir.parent)} does not "
+                        f"exist): its settings and secrets come from .env or the process environment. "
+                        f"Environments on AWS: {', '.join(known) or 'none'} (--env; copy one's file "
+                        f"to add another).")
     try:
         data = json.loads(path.read_text())
         parameters = {str(key): str(value) for key, value in data.get("Parameters", {}).items()}

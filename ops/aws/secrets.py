@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import json
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from ops.envvars import REPOSITORY, relative
 from ops.errors import UserError
 
 NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -27,11 +23,6 @@ NAME_MAX_LENGTH = 100
 PATH_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")  # what SSM allows between the slashes of a path
 VALUE_MAX_BYTES = 4096  # SSM's standard tier: 4 KB a value
 LIST_COMMAND = "invoke secrets.list"
-
-# The environments that run on AWS; the others read their secrets from .env or the process environment.
-AWS_ENVIRONMENTS = ("production",)
-AWS_CONFIG_DIR = REPOSITORY / "aws"
-
 
 class Secret(NamedTuple):
     """A secret as `list` shows it: never its value."""
@@ -42,32 +33,6 @@ class Secret(NamedTuple):
 
 
 # Where the secrets are
-
-def require_aws_environment(env: str) -> None:
-    if env not in AWS_ENVIRONMENTS:
-        raise UserError(f"{env} has no AWS environment: secrets there come from .env or the process "
-                        f"environment. AWS environments: {', '.join(AWS_ENVIRONMENTS)} (--env).")
-
-
-def environment_config(env: str, directory: Path = AWS_CONFIG_DIR) -> dict:
-    """aws/<env>.json (Region, Parameters, Tags); {} when there is none."""
-    file = directory / f"{env}.json"
-    try:
-        config = json.loads(file.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{relative(file)} cannot be read as JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise UserError(f"{relative(file)} must hold a JSON object ({{\"Region\": ..., ...}}).")
-    return config
-
-
-def region(env: str, directory: Path = AWS_CONFIG_DIR) -> str:
-    """The environment's region: Region in aws/<env>.json, else AWS_REGION (session.connect names both
-    when neither is set)."""
-    return environment_config(env, directory).get("Region") or os.environ.get("AWS_REGION", "")
-
 
 def path(project: str, env: str) -> str:
     """The SSM path that holds one environment's secrets: `/little-service/production/`."""

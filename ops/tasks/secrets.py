@@ -14,9 +14,8 @@ from invoke import Collection
 
 from ops.envvars import resolve
 from ops.errors import UserError
-from ops.tasks import ENV_HELP, task
+from ops.tasks import ENV_HELP, from_checkout, task
 
-PROJECT = "little-service"
 NAME_HELP = "the secret's name: the environment variable the service reads, e.g. SECRET_KEY"
 
 
@@ -29,25 +28,17 @@ class Place(NamedTuple):
 
 
 def project_name(c) -> str:
-    """The project's name (config project.name), the first part of every secret's path."""
-    # tasks.py configures project.name; the template's own name until it does.
-    return (c.config.get("project") or {}).get("name") or PROJECT
+    """The project's name (config project.name, set in tasks.py), the first part of every path."""
+    return c.config.project.name
 
 
 def place(c, env: str | None) -> Place:
     """The SSM client and path of the environment's secrets; UserError where there is no AWS."""
-    try:
-        from ops.aws import secrets, session
-
-        name = resolve(env).name
-        secrets.require_aws_environment(name)
-        account = session.connect(secrets.region(name))
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("boto3", "botocore"):
-            raise
-        raise UserError("invoke secrets.* needs boto3: run it from a checkout with the development lock "
-                        "(requirements-dev.txt), not inside the image.") from None
-    return Place(account.client("ssm"), secrets.path(project_name(c), name), account)
+    config = from_checkout("ops.aws.config", "secrets.*")
+    session = from_checkout("ops.aws.session", "secrets.*")
+    settings = config.load(project_name(c), resolve(env).name)
+    account = session.connect(settings.region)
+    return Place(account.client("ssm"), settings.secrets_path, account)
 
 
 def described(where: Place) -> str:

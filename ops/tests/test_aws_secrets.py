@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from invoke import Config, Context, Exit
 
 import tasks
-from ops.aws import secrets
+from ops.aws import config, secrets
 from ops.aws.session import connect
 from ops.errors import UserError
 from ops.tasks.secrets import project_name, set_, unset
@@ -174,18 +174,18 @@ def test_standard_input_is_the_value_less_one_trailing_newline(given, value):
     assert secrets.read_value(io.StringIO(given), "unused", ask=pytest.fail) == value
 
 
-def test_the_region_comes_from_the_environments_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+def test_the_region_comes_from_the_environments_file(tmp_path):
     (tmp_path / "production.json").write_text(json.dumps({"Region": "eu-central-1", "Parameters": {}}))
-    assert secrets.region("production", tmp_path) == "eu-central-1"
-    assert secrets.region("staging", tmp_path) == "us-east-1"  # no file: AWS_REGION
+    assert config.load("little-service", "production", aws_dir=tmp_path).region == "eu-central-1"
+    with pytest.raises(UserError, match="staging has no AWS environment"):
+        config.load("little-service", "staging", aws_dir=tmp_path)
     (tmp_path / "broken.json").write_text("{")
-    with pytest.raises(UserError, match="broken.json cannot be read as JSON"):
-        secrets.region("broken", tmp_path)
+    with pytest.raises(UserError, match="broken.json is not a JSON object"):
+        config.load("little-service", "broken", aws_dir=tmp_path)
 
 
 def test_the_project_name_comes_from_the_config():
-    assert project_name(Context(Config())) == "little-service"
+    assert project_name(Context(Config(overrides=tasks.ns.configuration()))) == "little-service"
     assert project_name(Context(Config(overrides={"project": {"name": "other"}}))) == "other"
 
 
@@ -202,7 +202,7 @@ def terminal(ssm, monkeypatch):
 def test_set_at_a_terminal_asks_twice_without_echo(terminal, monkeypatch, capsys):
     value, prompts = a_value(), []
     monkeypatch.setattr("getpass.getpass", lambda prompt: prompts.append(prompt) or value)
-    set_(Context(), "SECRET_KEY", env="production")
+    set_(Context(Config(overrides=tasks.ns.configuration())), "SECRET_KEY", env="production")
     assert prompts == ["SECRET_KEY for /little-service/production/: ", "Again, to confirm: "]
     assert secrets.get(terminal, PATH, "SECRET_KEY") == value
     assert value not in "".join(capsys.readouterr())
@@ -212,10 +212,10 @@ def test_unset_at_a_terminal_deletes_once_the_name_is_typed_back(terminal, monke
     secrets.put(terminal, PATH, "SECRET_KEY", a_value())
     monkeypatch.setattr("builtins.input", lambda prompt: "SECRET")
     with pytest.raises(Exit, match="error: Not confirmed: SECRET_KEY was not deleted"):
-        unset(Context(), "SECRET_KEY", env="production")
+        unset(Context(Config(overrides=tasks.ns.configuration())), "SECRET_KEY", env="production")
     assert [secret.name for secret in secrets.names(terminal, PATH)] == ["SECRET_KEY"]
     monkeypatch.setattr("builtins.input", lambda prompt: print(prompt) or "SECRET_KEY")
-    unset(Context(), "SECRET_KEY", env="production")
+    unset(Context(Config(overrides=tasks.ns.configuration())), "SECRET_KEY", env="production")
     assert secrets.names(terminal, PATH) == []
     assert "Delete SECRET_KEY (version 1) from /little-service/production/ (account 123456789012, " \
            "eu-west-1)? Type its name to confirm:" in capsys.readouterr().out
@@ -301,7 +301,8 @@ def test_unset_asks_for_the_name_unless_yes(run):
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["secrets.get", "SECRET_KEY", "--env", "local"],
-     "error: local has no AWS environment: secrets there come from .env or the process environment"),
+     "error: local has no AWS environment (aws/local.json does not exist): its settings and secrets "
+     "come from .env or the process environment"),
     (["secrets.list", "--env", "ci"], "error: ci has no AWS environment"),
     (["secrets.get", "SECRET_KEY", "--env", "production"],
      "error: SECRET_KEY is not set in /little-service/production/: `invoke secrets.list` shows"),

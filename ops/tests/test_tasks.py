@@ -12,7 +12,9 @@ from ops.testing import free_port, invoke
 
 EXPECTED_TASKS = {"dev.start", "dev.web", "test", "shell", "manage", "migrate", "serve", "wait-for",
                   "doctor", "lint", "db.create", "createsuperuser", "lock", "healthcheck", "celery.worker",
-                  "celery.beat", "build.image", "bench.run", "docker.down", "docker.shell", "docker.logs"}
+                  "celery.beat", "build.image", "bench.run", "docker.down", "docker.shell", "docker.logs",
+                  "aws.bootstrap", "aws.teardown", "secrets.set", "secrets.get", "secrets.list",
+                  "secrets.unset"}
 
 
 def clean_env(**overrides):
