@@ -10,12 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-import tenacity
-
 from application_service import database
 from application_service.environments import ConfigurationError
 from ops.envvars import Environment, resolve
 from ops.errors import UserError
+from ops.waiting import poll
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,6 @@ def wait_for(services: list[Service], *, timeout: float, interval: float = 0.5,
              out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic,
              sleep: Callable[[float], None] = time.sleep) -> None:
     """Wait until every service accepts connections, with a progress line; UserError on timeout."""
-    started = clock()
     waiting = {service.name: service for service in services}
     errors: dict[str, str] = {}
 
@@ -125,17 +123,13 @@ def wait_for(services: list[Service], *, timeout: float, interval: float = 0.5,
                 errors[name] = error
         return not waiting
 
-    def progress(state: tenacity.RetryCallState) -> None:
-        out.write(f"\rwaiting for {', '.join(waiting)} ... {clock() - started:.0f}s of {timeout:g}s")
+    def progress(elapsed: float) -> None:
+        out.write(f"\rwaiting for {', '.join(waiting)} ... {elapsed:.0f}s of {timeout:g}s")
         out.flush()
 
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_result(lambda up: not up),
-        stop=lambda state: clock() - started >= timeout,
-        wait=tenacity.wait_fixed(interval), sleep=sleep, before_sleep=progress,
-        retry_error_callback=lambda state: False,
-    )
-    if not retrying(all_up):
+    finished, _ = poll(all_up, done=bool, timeout=timeout, interval=interval, on_wait=progress,
+                       clock=clock, sleep=sleep)
+    if not finished:
         out.write("\n")
         raise UserError(" ".join(
             f"{name} ({service.url}) never came up within {timeout:g}s: {errors[name]}; "

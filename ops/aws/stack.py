@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from ops.errors import UserError
+from ops.waiting import poll
 
 # Resources whose replacement or removal loses data (a new one starts empty).
 HOLDS_DATA = {
@@ -142,16 +143,16 @@ def wait(check: Callable[[], str | None], *, what: str, timeout: float, out: Tex
          clock: Clock = time.monotonic, sleep: Callable[[float], None] = time.sleep,
          interval: float = 3) -> str:
     """Call `check` until it returns a value, printing the elapsed time; UserError at the timeout."""
-    started = clock()
-    while (result := check()) is None:
-        elapsed = clock() - started
-        if elapsed >= timeout:
-            out.write("\n")
-            raise UserError(f"{what} did not finish within {timeout:g}s; it goes on in AWS. Look at "
-                            f"it in the CloudFormation console, then run this again.")
+    def progress(elapsed: float) -> None:
         out.write(f"\r{what} ... {elapsed:.0f}s")
         out.flush()
-        sleep(interval)
+
+    finished, result = poll(check, done=lambda result: result is not None, timeout=timeout,
+                            interval=interval, on_wait=progress, clock=clock, sleep=sleep)
+    if not finished:
+        out.write("\n")
+        raise UserError(f"{what} did not finish within {timeout:g}s; it goes on in AWS. Look at "
+                        f"it in the CloudFormation console, then run this again.")
     return result
 
 

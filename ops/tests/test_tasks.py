@@ -145,3 +145,26 @@ def test_serve_defaults_come_from_config(monkeypatch):
     assert argv[argv.index("--workers") + 1] == "7"
     assert argv[argv.index("--bind") + 1] == "127.0.0.1:9999"
     assert argv[argv.index("--timeout") + 1] == "30"
+
+
+def test_a_user_error_in_a_pre_task_is_a_message_too(capsys):
+    from invoke import Collection, Program
+
+    from ops.errors import UserError
+    from ops.tasks import task
+
+    @task
+    def prepare(c):
+        """Fail as a user's mistake would."""
+        raise UserError("the pre-task found nothing to prepare")
+
+    @task(pre=[prepare])
+    def main(c):
+        """Never reached."""
+        raise AssertionError("main ran after its pre-task failed")
+
+    program = Program(namespace=Collection(prepare, main), binary="invoke")
+    with pytest.raises(SystemExit) as exit_code:
+        program.run(["invoke", "main"], exit=True)
+    assert exit_code.value.code == 1
+    assert capsys.readouterr().err.strip() == "error: the pre-task found nothing to prepare"
