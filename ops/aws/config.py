@@ -77,8 +77,17 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 def read_template(path: Path = TEMPLATE) -> dict:
     """The template as data (it is written with the long form of intrinsic functions, so plain
-    YAML reads it)."""
-    return yaml.safe_load(path.read_text())
+    YAML reads it; JSON is YAML too)."""
+    try:
+        template = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise UserError(f"The template {path} cannot be read: {exc.strerror}.") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"The template {path} is not YAML (write intrinsic functions in their long "
+                        f"form, Fn::Sub: rather than !Sub): {exc}") from None
+    if not isinstance(template, dict) or "Resources" not in template:
+        raise UserError(f"The template {path} has no Resources: is it a CloudFormation template?")
+    return template
 
 
 def with_secrets(template: dict, names: list[str]) -> dict:

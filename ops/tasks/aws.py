@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from invoke import Collection
 
@@ -20,12 +21,18 @@ def aws_modules():
                  for name in ("config", "parameters", "secrets", "session", "stack"))
 
 
-def confirmed(question: str, *, yes: bool, environment) -> bool:
-    if yes or truthy(environment.get("CI")):  # CI answers yes: it has nobody to ask
+def answers_itself(*, yes: bool, environment) -> bool:
+    """True when the plan goes ahead without asking: --yes, or CI (nobody there to ask). Where
+    nobody can be asked either, a UserError before anything is planned."""
+    if yes or truthy(environment.get("CI")):
         return True
     if not sys.stdin.isatty():
-        raise UserError(f"{question} needs an answer, and there is no terminal to ask on: "
-                        f"pass --yes to go ahead without asking.")
+        raise UserError("Executing a plan needs an answer, and there is no terminal to ask on: pass "
+                        "--yes to go ahead without asking, or --dry-run to see the plan only.")
+    return False
+
+
+def said_yes(question: str) -> bool:
     return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
 
 
@@ -36,18 +43,21 @@ def confirmed(question: str, *, yes: bool, environment) -> bool:
     "region": "the AWS region (default: aws/<env>.json's Region)",
     "parameter": "override a template parameter, as Name=value (repeatable)",
     "timeout": "seconds to wait for CloudFormation (config aws.timeout)",
+    "template": "the CloudFormation template (default aws/environment.yml)",
 })
-def bootstrap(c, env=None, yes=False, dry_run=False, region=None, parameter=None, timeout=None):
+def bootstrap(c, env=None, yes=False, dry_run=False, region=None, parameter=None, timeout=None,
+              template=None):
     """Create or update the environment's AWS stack: plan, ask, execute, follow, report."""
     config, parameters, secrets, session, stack = aws_modules()
     environment = resolve(env)
     settings = config.load(c.config.project.name, environment.name, region=region,
                            overrides=config.parse_overrides(parameter or []))
-    template = config.read_template()
+    template = config.read_template(*([Path(template)] if template else []))
     problems = parameters.check(template, settings.all_parameters())
     if problems:
         raise UserError("aws/{}.json (or --parameter) does not fit the template: {}".format(
             settings.env, "; ".join(problems)))
+    asked = not dry_run and not answers_itself(yes=yes, environment=environment)
     account = session.connect(settings.region)
     ssm, cfn = account.client("ssm"), account.client("cloudformation")
     print(f"{settings.stack_name}: account {account.account_id}, region {account.region}", flush=True)
@@ -64,8 +74,7 @@ def bootstrap(c, env=None, yes=False, dry_run=False, region=None, parameter=None
               f"invoke secrets.set {name} --env {settings.env}", flush=True)
     if plan.empty:
         return
-    if dry_run or not confirmed(f"Execute this plan on {settings.stack_name}?", yes=yes,
-                                environment=environment):
+    if dry_run or asked and not said_yes(f"Execute this plan on {settings.stack_name}?"):
         with session.aws_errors(f"Discarding the plan of {settings.stack_name}"):
             stack.discard(cfn, plan)
         print(f"{'--dry-run: ' if dry_run else ''}nothing was changed.")
