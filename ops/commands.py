@@ -6,8 +6,9 @@ import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from ops.envvars import PROJECT_DIR, PYTHON, REPORTS_DIR
+from ops.envvars import PROJECT_DIR, PYTHON, REPORTS_DIR, REPOSITORY
 from ops.errors import UserError
 
 MANAGE = str(PROJECT_DIR / "manage.py")
@@ -83,6 +84,12 @@ def ruff_check() -> list[str]:
 
 def makemigrations_check() -> list[str]:
     return manage("makemigrations", "--check", "--dry-run")
+
+
+def cfn_lint() -> list[str]:
+    """The AWS template against CloudFormation's published resource specification (cfn-lint's
+    command sits beside this Python)."""
+    return [str(Path(PYTHON).parent / "cfn-lint"), str(REPOSITORY / "aws" / "environment.yml")]
 
 
 def deploy_check() -> list[str]:

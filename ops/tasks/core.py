@@ -94,9 +94,10 @@ def doctor(c, env=None):
 
 @task
 def lint(c):
-    """Check code style, missing migrations, the OpenAPI schema and production deploy settings."""
+    """Check code style, migrations, the OpenAPI schema, production's settings and the AWS template."""
     local = resolve("local")
     run(c, commands.ruff_check(), local)
+    run(c, commands.cfn_lint(), local)
     run(c, commands.makemigrations_check(), local)
     run(c, commands.schema_check(), local)
     run(c, commands.deploy_check(), deploy_check_environment(resolve("production")))

@@ -1,7 +1,9 @@
+from pathlib import Path
+
 import pytest
 
 from ops import commands
-from ops.envvars import PYTHON, REPORTS_DIR
+from ops.envvars import PYTHON, REPORTS_DIR, REPOSITORY
 from ops.errors import UserError
 
 
@@ -57,3 +59,9 @@ def test_celery_worker_and_beat_commands():
     assert beat[7:] == ["beat", "--loglevel", "INFO", "--schedule", "/var/x/beat-schedule",
                         "--pidfile", "/var/x/beat.pid"]
     assert commands.celery_beat()[7:] == ["beat", "--loglevel", "INFO"]  # Redis: RedBeat's lock
+
+
+def test_cfn_lint_checks_the_environment_template_with_the_installed_linter():
+    argv = commands.cfn_lint()
+    assert Path(argv[0]).name == "cfn-lint" and Path(argv[0]).exists()
+    assert argv[1:] == [str(REPOSITORY / "aws" / "environment.yml")]
