@@ -18,7 +18,7 @@ SETTINGS_OF = "from django.conf import settings; print(settings.SETTINGS_MODULE,
 def run(code: str, **variables: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items()
            if key not in {"APP_ENV", "DJANGO_SETTINGS_MODULE", "CI", "SECRET_KEY", "ALLOWED_HOSTS",
-                          "DATABASE_URL", "REDIS_URL"}}
+                          "DATABASE_URL", "REDIS_URL", "DEBUG"}}
     return subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env={**env, **variables},
                           capture_output=True, text=True, timeout=60)
 
@@ -51,7 +51,7 @@ def test_an_environment_named_by_app_env_is_the_one_they_run():
 def test_manage_py_named_no_environment_runs_local():
     result = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETTINGS_OF], cwd=PROJECT,
                             env={key: value for key, value in os.environ.items()
-                                 if key not in {"APP_ENV", "DJANGO_SETTINGS_MODULE"}},
+                                 if key not in {"APP_ENV", "DJANGO_SETTINGS_MODULE", "DEBUG"}},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].split() == ["application_service.environments.local", "True"]
