@@ -347,7 +347,9 @@ def test_the_worker_environment_scales_without_a_load_balancer():
     assert settings[("aws:elasticbeanstalk:environment", "EnvironmentType")] == "LoadBalanced"  # autoscaled
     assert not [key for key in settings if key[0].startswith("aws:elbv2") or key[1] in {"ELBSubnets",
                                                                                         "LoadBalancerType"}]
-    assert settings[("aws:elasticbeanstalk:environment:proxy", "ProxyServer")] == "none"
+    # The single-container Docker platform takes no ProxyServer but nginx ("none" is for Docker
+    # Compose environments only), so the worker leaves it at that default.
+    assert ("aws:elasticbeanstalk:environment:proxy", "ProxyServer") not in settings
     assert settings[("aws:elasticbeanstalk:sqsd", "WorkerQueueURL")] == {"Ref": "WorkerQueue"}
     instances = in_namespace(settings, "aws:autoscaling:launchconfiguration")
     assert instances["SecurityGroups"] == {"Ref": "WorkerSecurityGroup"}
