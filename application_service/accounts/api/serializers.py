@@ -6,10 +6,10 @@ from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
-from application_service.api.serializers import InputSerializer, StrictCharField
+from application_service.api.serializers import InputSerializer, ModelSerializer, StrictCharField
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "is_staff"]
@@ -21,7 +21,7 @@ class TokenObtainSerializer(InputSerializer):
     password = StrictCharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
-class TokenSerializer(serializers.ModelSerializer):
+class TokenSerializer(ModelSerializer):
     token = serializers.CharField(source="key", read_only=True,
                                   help_text="Send as `Authorization: Token <token>`.")
 

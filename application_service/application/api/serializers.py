@@ -9,7 +9,7 @@ from rest_framework import serializers
 from application.models import MESSAGE_TEXT_MAX_LENGTH, Counter, Message
 from application.selectors import MESSAGE_ORDERINGS
 from application_service.api.pagination import MAX_PAGE_SIZE
-from application_service.api.serializers import InputSerializer, StrictCharField
+from application_service.api.serializers import InputSerializer, ModelSerializer, StrictCharField
 
 ID_MAX = 2**63 - 1
 
@@ -32,13 +32,13 @@ class MessageTextField(StrictCharField):
         return super().to_internal_value(data)
 
 
-class AuthorSerializer(serializers.ModelSerializer):
+class AuthorSerializer(ModelSerializer):
     class Meta:
         model = get_user_model()
         fields = ["id", "username"]
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(ModelSerializer):
     author = AuthorSerializer(read_only=True)
 
     class Meta:
@@ -79,7 +79,7 @@ class MessagePageSerializer(serializers.Serializer):
     results = MessageSerializer(many=True)
 
 
-class CounterSerializer(serializers.ModelSerializer):
+class CounterSerializer(ModelSerializer):
     class Meta:
         model = Counter
         fields = ["name", "value"]
