@@ -277,6 +277,21 @@ class SwitchableProxy:
         self.forward()
 
 
+# Time
+
+class FakeClock:
+    """A clock for waits under test: `sleep` moves it on at once (call it as the clock)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
 # Real services
 
 def mysql_server_url() -> str:

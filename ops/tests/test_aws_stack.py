@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from ops.aws import config, stack
 from ops.errors import UserError
+from ops.testing import FakeClock
 
 TEMPLATE = {
     "Parameters": {"ProjectName": {"Type": "String"}, "EnvironmentName": {"Type": "String"},
@@ -27,17 +28,6 @@ TEMPLATE = {
     "Outputs": {"Repository": {"Value": {"Ref": "Images"}}},
 }
 PARAMETERS = {"ProjectName": "demo", "EnvironmentName": "production", "Greeting": "hello"}
-
-
-class NoWait:
-    def __init__(self):
-        self.now = 0.0
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def make_plan(cfn, parameters=PARAMETERS, template=TEMPLATE, out=None):
@@ -171,11 +161,11 @@ def stubbed_failed_update():
 def test_a_failed_update_says_what_failed_and_that_it_was_rolled_back(monkeypatch):
     cfn, stubber = stubbed_failed_update()
     monkeypatch.setattr(stack, "datetime", type("Frozen", (), {"now": staticmethod(lambda tz: STARTED)}))
-    waits = NoWait()
+    clock = FakeClock()
     out = io.StringIO()
     with stubber, pytest.raises(UserError) as error:
-        stack.execute(cfn, stack.Plan("s", "c", "UPDATE", ()), timeout=600, out=out, clock=waits.clock,
-                      sleep=waits.sleep)
+        stack.execute(cfn, stack.Plan("s", "c", "UPDATE", ()), timeout=600, out=out, clock=clock,
+                      sleep=clock.sleep)
     assert str(error.value) == ("s ended UPDATE_ROLLBACK_COMPLETE: Database (AWS::RDS::DBInstance): The "
                                 "allocated storage cannot be reduced. CloudFormation rolled the stack back "
                                 "to where it was.")
@@ -186,10 +176,10 @@ def test_a_failed_update_says_what_failed_and_that_it_was_rolled_back(monkeypatc
 
 
 def test_waiting_ends_at_the_timeout_with_the_way_on():
-    waits = NoWait()
+    clock = FakeClock()
     with pytest.raises(UserError, match="did not finish within 30s; it goes on in AWS"):
-        stack.wait(lambda: None, what="CloudFormation", timeout=30, out=io.StringIO(), clock=waits.clock,
-                   sleep=waits.sleep)
+        stack.wait(lambda: None, what="CloudFormation", timeout=30, out=io.StringIO(), clock=clock,
+                   sleep=clock.sleep)
 
 
 def test_the_template_hands_every_stored_secret_to_each_environment():

@@ -5,18 +5,7 @@ import pytest
 from ops import backing_services
 from ops.envvars import resolve
 from ops.errors import UserError
-from ops.testing import free_port
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from ops.testing import FakeClock, free_port
 
 
 def flaky(failures):
