@@ -17,6 +17,7 @@ AWS_ENV_HELP = "the environment whose stack this is (default: as for every task;
 
 def aws_modules():
     """The AWS modules, which need boto3: a checkout's development tools, not the image's."""
+    from_checkout("boto3", "aws.*")
     return tuple(from_checkout(f"ops.aws.{name}", "aws.*")
                  for name in ("config", "parameters", "secrets", "session", "stack"))
 

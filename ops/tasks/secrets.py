@@ -34,6 +34,7 @@ def project_name(c) -> str:
 
 def place(c, env: str | None) -> Place:
     """The SSM client and path of the environment's secrets; UserError where there is no AWS."""
+    from_checkout("boto3", "secrets.*")
     config = from_checkout("ops.aws.config", "secrets.*")
     session = from_checkout("ops.aws.session", "secrets.*")
     settings = config.load(project_name(c), resolve(env).name)
@@ -48,8 +49,7 @@ def described(where: Place) -> str:
 @task(name="set", help={"name": NAME_HELP, "env": ENV_HELP})
 def set_(c, name, env=None):
     """Store a secret, its value typed at a prompt or given on standard input."""
-    from ops.aws import secrets
-
+    secrets = from_checkout("ops.aws.secrets", "secrets.*")
     secrets.check_name(name)
     where = place(c, env)
     value = secrets.read_value(sys.stdin, f"{name} for {where.path}: ")
@@ -60,8 +60,7 @@ def set_(c, name, env=None):
 @task(name="get", help={"name": NAME_HELP, "env": ENV_HELP})
 def get(c, name, env=None):
     """Print a secret's value on standard output, and nothing else."""
-    from ops.aws import secrets
-
+    secrets = from_checkout("ops.aws.secrets", "secrets.*")
     secrets.check_name(name)
     where = place(c, env)
     print(secrets.get(where.ssm, where.path, name))
@@ -70,8 +69,7 @@ def get(c, name, env=None):
 @task(name="list", help={"env": ENV_HELP})
 def list_(c, env=None):
     """List the secrets' names, versions and dates (never their values)."""
-    from ops.aws import secrets
-
+    secrets = from_checkout("ops.aws.secrets", "secrets.*")
     where = place(c, env)
     found = secrets.names(where.ssm, where.path)
     if not found:
@@ -85,8 +83,7 @@ def list_(c, env=None):
                           "yes": "delete without asking to type the name back (scripts, CI)"})
 def unset(c, name, env=None, yes=False):
     """Delete a secret, after you type its name back."""
-    from ops.aws import secrets
-
+    secrets = from_checkout("ops.aws.secrets", "secrets.*")
     secrets.check_name(name)
     where = place(c, env)
     secret = secrets.find(where.ssm, where.path, name)

@@ -3,10 +3,12 @@ task file loads without the packages only requirements-dev.txt adds (build, depl
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib.metadata import packages_distributions
 
+import pytest
 from packaging.utils import canonicalize_name
 
 from ops.locks import requirement_names
@@ -14,9 +16,10 @@ from ops.testing import REPOSITORY
 
 BUILD_AND_DEPLOY_TOOLS = {"boto3", "botocore", "docker", "fabric", "paramiko", "pip-tools", "moto"}
 
-# Runs `invoke --list` (which imports tasks.py and the ops modules it names) with every listed
-# top-level module made unimportable, as in an image without them.
+# Runs invoke (`invoke --list` imports tasks.py and the ops modules it names; TASK_ARGV a task's
+# own) with every listed top-level module made unimportable, as in an image without them.
 WITHOUT_MODULES = """
+import os
 import sys
 from importlib.abc import MetaPathFinder
 
@@ -30,7 +33,7 @@ class Blocker(MetaPathFinder):
 
 sys.meta_path.insert(0, Blocker())
 from invoke.main import program
-program.run(["invoke", "--list"], exit=True)
+program.run(["invoke", *os.environ.get("TASK_ARGV", "--list").split()], exit=True)
 """
 
 
@@ -41,13 +44,30 @@ def test_the_runtime_lock_leaves_the_build_and_deploy_tools_out():
     assert {"boto3", "docker"} <= requirement_names(REPOSITORY / "requirements-dev.txt")
 
 
-def test_the_task_file_loads_with_the_runtime_lock_alone():
+def development_only_modules() -> set[str]:
     development_only = (requirement_names(REPOSITORY / "requirements-dev.txt")
                         - requirement_names(REPOSITORY / "requirements.txt"))
-    modules = {module for module, distributions in packages_distributions().items()
-               if all(canonicalize_name(distribution) in development_only for distribution in distributions)}
-    assert {"boto3", "docker", "pytest"} <= modules
-    result = subprocess.run([sys.executable, "-c", WITHOUT_MODULES, *sorted(modules)],
-                            cwd=REPOSITORY, capture_output=True, text=True, timeout=60)
+    return {module for module, distributions in packages_distributions().items()
+            if all(canonicalize_name(distribution) in development_only for distribution in distributions)}
+
+
+def without_development_tools(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", WITHOUT_MODULES, *sorted(development_only_modules())],
+                          cwd=REPOSITORY, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TASK_ARGV": " ".join(argv) or "--list"})
+
+
+def test_the_task_file_loads_with_the_runtime_lock_alone():
+    assert {"boto3", "docker", "pytest"} <= development_only_modules()
+    result = without_development_tools()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "celery.beat" in result.stdout and "serve" in result.stdout
+
+
+@pytest.mark.parametrize("argv", [("aws.bootstrap", "--env", "production", "--yes"),
+                                  ("secrets.list", "--env", "production")])
+def test_the_checkout_s_tools_say_so_where_their_packages_are_missing(argv):
+    result = without_development_tools(*argv)
+    assert result.returncode == 1
+    assert "runs from a checkout of the repository with the development lock installed" in result.stderr
+    assert "Traceback" not in result.stderr
