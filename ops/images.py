@@ -144,13 +144,17 @@ class BuildOptions:
     network: str | None = "host"
     no_cache: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    version: str | None = None  # what the service reports (APP_VERSION): the tag, in the pipeline
 
     @property
     def reference(self) -> str:
         return image_reference(self.name, self.tag)
 
     def build_arguments(self) -> dict[str, str]:
-        return {"BASE_IMAGE": self.base_image} if self.base_image else {}
+        arguments = {"BASE_IMAGE": self.base_image} if self.base_image else {}
+        if self.version:
+            arguments["APP_VERSION"] = self.version
+        return arguments
 
 
 def build_secrets(*, pip_config: str | None = None, ca_bundle: str | None = None) -> dict[str, Path]:

@@ -75,15 +75,22 @@ def readiness() -> tuple[bool, dict[str, dict]]:
     return all(result["ok"] for result in results.values()), results
 
 
+def versioned(response: HttpResponse) -> HttpResponse:
+    """The running version in a header too: a load balancer's answer shows which version served it."""
+    response["X-App-Version"] = settings.APP_VERSION
+    return response
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"status": "ok"})
+    return versioned(JsonResponse({"status": "ok", "version": settings.APP_VERSION}))
 
 
 def readyz(request: HttpRequest) -> HttpResponse:
     ready, checks = readiness()
     failing = [name for name, result in checks.items() if not result["ok"]]
-    body = {"status": "ok" if ready else "unavailable", "failing": failing, "checks": checks}
-    return JsonResponse(body, status=200 if ready else 503)
+    body = {"status": "ok" if ready else "unavailable", "version": settings.APP_VERSION,
+            "failing": failing, "checks": checks}
+    return versioned(JsonResponse(body, status=200 if ready else 503))
 
 
 class HealthCheckMiddleware:

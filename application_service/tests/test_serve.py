@@ -24,7 +24,8 @@ def count_of(response) -> int:
 
 @pytest.fixture(scope="module")
 def server(service_database, tmp_path_factory):
-    with serving(service_database, tmp_path_factory.mktemp("serve"), workers=4) as running:
+    env = {**service_database, "APP_VERSION": "0123456789ab"}  # as the image's build sets it
+    with serving(env, tmp_path_factory.mktemp("serve"), workers=4) as running:
         yield running
 
 
@@ -34,9 +35,12 @@ def test_page_counter_and_probes(server):
     assert second == first + 1
 
     alive = http_get(server.url("/healthz"))
-    assert (alive.status, alive.json()) == (200, {"status": "ok"})
+    assert (alive.status, alive.json()) == (200, {"status": "ok", "version": "0123456789ab"})
     ready = http_get(server.url("/readyz"))
     assert ready.status == 200, ready.body
+    # The version that answered, for a deploy's gate behind a load balancer.
+    assert ready.json()["version"] == "0123456789ab"
+    assert alive.headers["X-App-Version"] == ready.headers["X-App-Version"] == "0123456789ab"
     checks = ready.json()["checks"]
     assert checks["database"] == {"ok": True, "detail": "mysql"}
     assert checks["cache"] == {"ok": True, "detail": "redis"}

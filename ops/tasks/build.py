@@ -39,6 +39,7 @@ def image(c, push=False, name=None, repository=None, base_image=None, pip_config
         name=name or c.config.docker.image, tag=revision.tag, base_image=base_image,
         secrets=images.build_secrets(pip_config=pip_config, ca_bundle=ca_bundle),
         no_cache=no_cache, labels={"org.opencontainers.image.revision": revision.sha},
+        version=revision.tag,
     )
     with images.container_engine() as engine:
         images.build(c, engine, options)

@@ -204,6 +204,8 @@ def test_the_image_serves_processes_messages_and_runs_as_non_root(engine, image,
               production_env, "web") as web, \
             role(client, image, ["celery", "--concurrency", "1"], production_env, "worker"):
         wait_healthy(web, f"{base}/healthz")
+        # The image reports the version it was built as: its tag.
+        assert http_get(f"{base}/healthz").json()["version"] == image.rpartition(":")[2]
         # The HEALTHCHECK's own command, inside the container.
         code, output = web.exec_run(["invoke", "healthcheck", "--url", f"{base}/healthz"])
         assert code == 0, output.decode()

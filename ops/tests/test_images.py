@@ -228,6 +228,7 @@ def test_the_task_builds_with_the_engine_found_and_says_what_it_built(monkeypatc
         "--tag", "little-service:0123456789ab-dirty",
         "--label", "org.opencontainers.image.revision=0123456789abcdef",
         "--build-arg", "BASE_IMAGE=localhost/debian:bookworm",
+        "--build-arg", "APP_VERSION=0123456789ab-dirty",
         "--secret", f"id=ca_bundle,src={tmp_path / 'ca.pem'}", "--network", "host", "."]
     assert "built little-service:0123456789ab-dirty" in capsys.readouterr().out
 

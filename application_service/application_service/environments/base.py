@@ -20,6 +20,10 @@ env = Env(expand_vars=False)
 
 BASE_DIR = Path(__file__).resolve().parents[2]  # application_service/ (beside manage.py)
 
+# What the service reports as its version (the probes; the deploy's gate reads it): the image's
+# tag, which `invoke build` bakes in.
+APP_VERSION = env.str("APP_VERSION", "unknown")
+
 DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", "")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [])

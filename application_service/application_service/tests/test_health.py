@@ -9,7 +9,7 @@ def test_healthz_touches_nothing(client, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "version": "unknown"}  # no APP_VERSION here
 
 
 def test_readyz_names_each_dependency(client):
@@ -43,3 +43,10 @@ def test_readyz_is_503_and_names_the_failing_check(client, monkeypatch):
     assert response.json()["failing"] == ["cache"]
     assert response.json()["checks"]["cache"]["error"] == "ConnectionError: redis down"
     assert connections["default"].is_usable()
+
+
+def test_the_probes_report_the_running_version(client, settings):
+    settings.APP_VERSION = "0123456789ab"
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        assert response.json()["version"] == response["X-App-Version"] == "0123456789ab"
