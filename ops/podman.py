@@ -15,11 +15,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from ops.errors import UserError
+from ops.waiting import poll
 
 CONTAINERS_CONF = """\
 # Written by Little Service (ops/podman.py) for the podman it runs.
@@ -70,13 +70,15 @@ def start_service(state: Path, *, timeout: float = 30) -> tuple[subprocess.Popen
     process = subprocess.Popen(service_argv(socket), env=podman_environment(config), stdout=log,
                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     docker_host = f"unix://{socket}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answered() -> bool:
         if process.poll() is not None:
             raise UserError(f"podman system service exited ({process.returncode}); see {log.name}.")
-        if socket.exists() and responds(docker_host):
-            return process, docker_host
-        time.sleep(0.2)
+        return socket.exists() and responds(docker_host)
+
+    finished, _ = poll(answered, done=bool, timeout=timeout, interval=0.2)
+    if finished:
+        return process, docker_host
     process.terminate()
     raise UserError(f"podman's API did not answer on {socket} within {timeout:g}s; see {log.name}.")
 
