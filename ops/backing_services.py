@@ -16,6 +16,8 @@ from ops.envvars import Environment, resolve
 from ops.errors import UserError
 from ops.waiting import poll
 
+CREATE_HINT = "run `invoke db.create` (it creates it, utf8mb4)"
+
 
 @dataclass(frozen=True)
 class Service:
@@ -38,6 +40,25 @@ def probe_mysql(config: dict, timeout: float = 2.0) -> None:
         with socket.create_connection(database.address(config), timeout=timeout):
             return
     database.connect(config, timeout=timeout).close()
+
+
+UNKNOWN_DATABASE = 1049  # MySQL's and MariaDB's ER_BAD_DB_ERROR
+
+
+def missing_database(config: dict, timeout: float = 2.0) -> str | None:
+    """Why the database of a reachable MySQL server cannot be used, or None when it can: the one
+    case a server probe does not see is a database that does not exist yet."""
+    if importlib.util.find_spec("MySQLdb") is None:
+        return None  # the driver is optional locally; migrate says what is missing then
+    import MySQLdb
+
+    try:
+        database.connect(config, with_name=True, timeout=timeout).close()
+    except MySQLdb.OperationalError as exc:
+        if exc.args and exc.args[0] == UNKNOWN_DATABASE:
+            return f"the database {config['NAME']!r} does not exist"
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def probe_redis(url: str, timeout: float = 2.0) -> None:
@@ -89,12 +110,18 @@ def django_environment(name: str | None, *, database: bool = False) -> Environme
 
 
 def require_database(environment: Environment) -> None:
-    """UserError naming the database and the fix when it does not accept connections."""
+    """UserError naming the database and the fix when it does not accept connections, or when the
+    server does but the database does not exist yet."""
     for service in required_services(environment):
-        if service.name == "database" and (error := check(service)):
+        if service.name != "database":
+            continue
+        if error := check(service):
             raise UserError(f"The database ({service.url}) is not reachable: {error}. "
                             f"{service.hint[0].upper()}{service.hint[1:]}; `invoke wait-for` waits "
                             f"for it to come up.")
+        if problem := missing_database(database_config(environment)):
+            raise UserError(f"{problem[0].upper()}{problem[1:]} ({service.url}): "
+                            f"{CREATE_HINT}, then run this again.")
 
 
 def check(service: Service) -> str | None:

@@ -67,6 +67,10 @@ def check_services(environment: Environment) -> list[Finding]:
         error = backing_services.check(service)
         findings.append(Finding(service.name, error is None, error or f"up at {service.url}",
                                 "" if error is None else service.hint))
+        if service.name == "database" and error is None:
+            problem = backing_services.missing_database(backing_services.database_config(environment))
+            findings[-1] = Finding("database", problem is None, problem or f"up at {service.url}",
+                                   backing_services.CREATE_HINT if problem else "")
     if not required:
         findings.append(Finding("services", True, "none needed (SQLite, local-memory cache)"))
     return findings

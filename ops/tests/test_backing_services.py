@@ -79,3 +79,15 @@ def test_probes_succeed_against_the_real_services(mysql_url, redis_url):
     environment = resolve("ci", {"DATABASE_URL": mysql_url + "anything", "REDIS_URL": redis_url})
     required = backing_services.required_services(environment)
     assert [backing_services.check(service) for service in required] == [None, None]
+
+
+def test_a_database_that_does_not_exist_is_named_with_the_task_that_creates_it(mysql_url):
+    environment = resolve("local", {"DATABASE_URL": mysql_url + "little_service_never_created"})
+    with pytest.raises(UserError) as error:
+        backing_services.require_database(environment)
+    assert str(error.value) == (
+        f"The database 'little_service_never_created' does not exist "
+        f"({mysql_url}little_service_never_created): run `invoke db.create` (it creates it, utf8mb4), "
+        f"then run this again.")
+    assert backing_services.missing_database(backing_services.database_config(
+        resolve("local", {"DATABASE_URL": mysql_url + "mysql"}))) is None  # one that exists

@@ -63,3 +63,12 @@ def test_a_down_service_is_reported_with_its_fix():
     text = doctor.report(findings)
     assert "FAIL database" in text and "fix: start MySQL/MariaDB" in text
     assert "fix: start Redis" in text
+
+
+def test_doctor_checks_the_database_itself_not_only_its_server(mysql_url):
+    findings = doctor.examine(resolve("ci", {"DATABASE_URL": mysql_url + "little_service_never_created",
+                                             "REDIS_URL": "redis://127.0.0.1:6379/0"}))
+    database = next(finding for finding in findings if finding.name == "database")
+    assert not database.ok
+    assert database.detail == "the database 'little_service_never_created' does not exist"
+    assert database.fix == "run `invoke db.create` (it creates it, utf8mb4)"
