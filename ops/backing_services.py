@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from application_service import database
-from application_service.environments import ConfigurationError
+from application_service.environments import ConfigurationError, check_redis_url
 from ops.envvars import Environment, resolve
 from ops.errors import UserError
 from ops.waiting import poll
@@ -86,7 +86,10 @@ def required_services(environment: Environment) -> list[Service]:
         raise UserError(f"The {environment.name} environment needs MySQL, but DATABASE_URL is "
                         f"{database.redact(environment.database_url)!r}; point it at MySQL.")
     if environment.redis_url:
-        url = environment.redis_url
+        try:
+            url = check_redis_url(environment.redis_url)
+        except ConfigurationError as exc:
+            raise UserError(str(exc)) from None
         services.append(Service(
             "redis", database.redact(url), lambda: probe_redis(url),
             "start Redis (or fix REDIS_URL): redis-server --daemonize yes --port 6379",

@@ -88,6 +88,8 @@ def test_readme_shows_every_task_and_only_real_ones():
         (["createsuperuser", "--username", "a", "--email", "a@example.com"], {},
          "No password given: pass --password or set DJANGO_SUPERUSER_PASSWORD"),
         (["test", "--env", "ci", "--wait", "1"], {"DATABASE_URL": "sqlite:///x.db"}, "needs MySQL"),
+        (["wait-for"], {"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL is not a Redis URL"),
+        (["migrate"], {"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL is not a Redis URL"),
     ],
 )
 def test_bad_input_ends_in_a_message_not_a_traceback(arguments, env, message):

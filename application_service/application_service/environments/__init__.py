@@ -47,6 +47,22 @@ def check_name(name: str) -> str:
     return name
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def check_redis_url(url: str, name: str = "REDIS_URL") -> str:
+    """`url` when it is a Redis URL; else a ConfigurationError that shows how one is written."""
+    from urllib.parse import urlsplit
+
+    if url and urlsplit(url).scheme not in REDIS_SCHEMES:
+        raise ConfigurationError(
+            f"{name} is not a Redis URL (it starts with none of redis://, rediss://, unix://): "
+            f"write it as redis://127.0.0.1:6379/0 (rediss:// for TLS, redis://:password@host:6379/0 "
+            f"with a password)."
+        )
+    return url
+
+
 def settings_module(name: str) -> str:
     return f"application_service.environments.{check_name(name)}"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from environs import Env
 
 from application_service import database
-from application_service.environments import ConfigurationError
+from application_service.environments import ConfigurationError, check_redis_url
 
 env = Env(expand_vars=False)
 
@@ -92,7 +92,7 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.str("REDIS_URL", "")
+REDIS_URL = check_redis_url(env.str("REDIS_URL", ""))
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -242,7 +242,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", "")
 if REDIS_URL:
     # The broker may live apart from the cache (CELERY_BROKER_URL); by default both use REDIS_URL.
-    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "") or REDIS_URL
+    CELERY_BROKER_URL = check_redis_url(env.str("CELERY_BROKER_URL", ""), "CELERY_BROKER_URL") or REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,

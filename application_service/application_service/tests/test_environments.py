@@ -55,3 +55,18 @@ def test_production_names_every_missing_setting():
 def test_production_takes_the_database_s_parts_for_its_url():
     environments.require("production", {"SECRET_KEY": "s", "ALLOWED_HOSTS": "h", "DB_HOST": "db",
                                         "REDIS_URL": "rediss://r:6379/0"})
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:6379", "localhost", "secret:hunter2@cache:6379", "http://cache"])
+def test_a_redis_url_without_its_scheme_is_named_without_echoing_it(url):
+    with pytest.raises(ConfigurationError) as error:
+        environments.check_redis_url(url)
+    message = str(error.value)
+    assert message.startswith("REDIS_URL is not a Redis URL")
+    assert url not in message.replace("redis://127.0.0.1:6379/0", "")  # beyond the example it shows
+
+
+@pytest.mark.parametrize("url", ["", "redis://127.0.0.1:6379/0", "rediss://cache:6379/0",
+                                 "unix:///run/redis.sock"])
+def test_redis_urls_pass(url):
+    assert environments.check_redis_url(url) == url
