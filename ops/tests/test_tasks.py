@@ -48,21 +48,25 @@ def test_every_task_is_listed_with_a_one_line_docstring():
 
 # Run on a fresh import: invoke hands each help text over once (Task.get_arguments pops it), so
 # tasks another test already parsed would show none here.
-WITHOUT_HELP = """
+# (-h and -V are invoke's own help and version: a task option taking either one runs the task when
+# its user asked for help.)
+PARAMETER_PROBLEMS = """
 import tasks
 for collection in [tasks.ns, *tasks.ns.collections.values()]:
     for task in collection.tasks.values():
         for argument in task.get_arguments():
             if not argument.help:
-                print(f"{task.name} --{argument.name}")
+                print(f"{task.name} --{argument.name} has no help")
+            if {"h", "V"} & set(argument.names):
+                print(f"{task.name} --{argument.name} takes -h or -V")
 """
 
 
-def test_every_parameter_has_help():
-    result = subprocess.run([sys.executable, "-c", WITHOUT_HELP], cwd=tasks.ROOT, capture_output=True,
-                            text=True, timeout=60)
+def test_every_parameter_has_help_and_none_takes_help_s_or_version_s_flag():
+    result = subprocess.run([sys.executable, "-c", PARAMETER_PROBLEMS], cwd=tasks.ROOT,
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "", f"parameters without help:\n{result.stdout}"
+    assert result.stdout == "", result.stdout
 
 
 def test_readme_shows_every_task_and_only_real_ones():
