@@ -6,24 +6,9 @@ carry it, so it is imported when the task runs.
 
 from __future__ import annotations
 
-import importlib
-
 from invoke import Collection, Exit
 
-from ops.errors import UserError
-from ops.tasks import task
-
-NOT_IN_A_CHECKOUT = "invoke bench runs from a checkout of the repository, not inside the image."
-
-
-def bench_package():
-    """ops.bench, or a UserError where it is not (inside the image)."""
-    try:
-        return importlib.import_module("ops.bench")
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == "ops.bench" or exc.name.startswith("ops.bench.")):
-            raise UserError(NOT_IN_A_CHECKOUT) from None
-        raise
+from ops.tasks import from_checkout, task
 
 
 @task(
@@ -47,7 +32,7 @@ def bench_package():
 def run(c, duration=None, connections=None, workers=None, rounds=None, jobs=None, messages=None,
         database_url=None, redis_url=None, check=False):
     """Measure the counter page, the API and the jobs against bare Django and Celery baselines."""
-    benchmark = bench_package()
+    benchmark = from_checkout("ops.bench", "bench")
     settings = benchmark.with_options(
         benchmark.Settings(workers=int(c.config.serve.workers)), duration=duration,
         connections=connections, workers=workers, rounds=rounds, jobs=jobs, messages=messages,

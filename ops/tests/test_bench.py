@@ -25,7 +25,7 @@ def test_no_option_of_invoke_bench_takes_the_help_or_version_flag():
 
 def test_invoke_bench_outside_a_checkout_says_where_it_runs(monkeypatch):
     monkeypatch.setitem(sys.modules, "ops.bench", None)  # as in the image: no ops/bench
-    with pytest.raises(Exit, match="runs from a checkout of the repository, not inside the image"):
+    with pytest.raises(Exit, match="invoke bench runs from a checkout of the repository .* not inside"):
         bench_tasks.run(MockContext())
 
 
