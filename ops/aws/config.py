@@ -30,6 +30,10 @@ class EnvironmentConfig:
     def stack_name(self) -> str:
         return f"{self.project}-{self.env}"
 
+    def templates_bucket(self, account_id: str) -> str:
+        """Where a template over CloudFormation's inline limit goes (bucket names are global)."""
+        return f"{self.stack_name}-templates-{account_id}"
+
     @property
     def secrets_path(self) -> str:
         from ops.aws.secrets import path
@@ -108,8 +112,9 @@ def with_secrets(template: dict, names: list[str]) -> dict:
 
 
 def template_body(template: dict) -> str:
-    body = json.dumps(template, separators=(",", ":"))
-    if len(body.encode()) > TEMPLATE_BODY_LIMIT:
-        raise UserError(f"The rendered template is {len(body.encode())} bytes, over CloudFormation's "
-                        f"{TEMPLATE_BODY_LIMIT} for an inline template: split it into nested stacks.")
-    return body
+    return json.dumps(template, separators=(",", ":"))
+
+
+def fits_inline(body: str) -> bool:
+    """Whether CloudFormation takes the template in the request, or reads it from S3."""
+    return len(body.encode()) <= TEMPLATE_BODY_LIMIT

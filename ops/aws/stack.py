@@ -5,6 +5,7 @@ from the calls, so that scripted sequences can drive it."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sys
 import time
 import uuid
@@ -21,6 +22,7 @@ HOLDS_DATA = {
     "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
     "AWS::ECR::Repository", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::SecretsManager::Secret",
 }
+TEMPLATE_DAYS = 30  # a template in S3 is read once, when the change set is made
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 SETTLED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 ROLLED_BACK = {"UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
@@ -156,10 +158,11 @@ def wait(check: Callable[[], str | None], *, what: str, timeout: float, out: Tex
     return result
 
 
-def plan(cfn, *, stack_name: str, template_body: str, parameters: dict[str, str],
-         tags: dict[str, str], timeout: float = 300, out: TextIO = sys.stdout,
+def plan(cfn, *, stack_name: str, template_body: str | None = None, template_url: str | None = None,
+         parameters: dict[str, str], tags: dict[str, str], timeout: float = 300, out: TextIO = sys.stdout,
          clock: Clock = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Plan:
-    """Make a change set and describe it: nothing changes in AWS until `execute`."""
+    """Make a change set and describe it: nothing changes in AWS until `execute`. The template is
+    sent inline (`template_body`) or read by CloudFormation from S3 (`template_url`)."""
     from botocore.exceptions import ClientError
 
     status = stack_status(cfn, stack_name)
@@ -168,7 +171,8 @@ def plan(cfn, *, stack_name: str, template_body: str, parameters: dict[str, str]
     name = f"{stack_name}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     try:
         cfn.create_change_set(
-            StackName=stack_name, ChangeSetName=name, ChangeSetType=kind, TemplateBody=template_body,
+            StackName=stack_name, ChangeSetName=name, ChangeSetType=kind,
+            **({"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}),
             Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
             Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
             Capabilities=["CAPABILITY_NAMED_IAM"],
@@ -200,6 +204,42 @@ def plan(cfn, *, stack_name: str, template_body: str, parameters: dict[str, str]
         if not token:
             break
     return Plan(stack_name, name, kind, changes_of(described_changes))
+
+
+def upload_template(s3, *, bucket: str, region: str, body: str) -> str:
+    """Put a template over CloudFormation's inline limit into `bucket` (made when missing: private,
+    old templates expire), named by its content; return the URL CloudFormation reads it from."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket", "NotFound"}:
+            raise
+        location = {} if region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **location)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
+            "ID": "expire-templates", "Status": "Enabled", "Filter": {"Prefix": ""},
+            "Expiration": {"Days": TEMPLATE_DAYS}}]})
+    key = f"environment-{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+
+
+def remove_templates(s3, bucket: str) -> bool:
+    """Delete the templates bucket and what it holds; False when there is none."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        return False
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    s3.delete_bucket(Bucket=bucket)
+    return True
 
 
 def discard(cfn, plan: Plan) -> Plan:

@@ -66,7 +66,12 @@ def bootstrap(c, env=None, yes=False, dry_run=False, region=None, parameter=None
     with session.aws_errors(f"Planning {settings.stack_name}"):
         stored = [name for name, _, _ in secrets.names(ssm, settings.secrets_path)]
         body = config.template_body(config.with_secrets(template, stored))
-        plan = stack.plan(cfn, stack_name=settings.stack_name, template_body=body,
+        source = {"template_body": body}
+        if not config.fits_inline(body):
+            source = {"template_url": stack.upload_template(
+                account.client("s3"), bucket=settings.templates_bucket(account.account_id),
+                region=account.region, body=body)}
+        plan = stack.plan(cfn, stack_name=settings.stack_name, **source,
                           parameters=settings.all_parameters(), tags=settings.tags, timeout=wait_seconds)
         missing = secrets.missing(ssm, settings.secrets_path, c.config.aws.required_secrets)
     print(plan.report(), flush=True)
@@ -111,6 +116,7 @@ def teardown(c, env=None, confirm=None, region=None, timeout=None):
     with session.aws_errors(f"Removing {settings.stack_name}"):
         stack.teardown(account.client("cloudformation"), account.client("rds"), settings.stack_name,
                        timeout=float(timeout or c.config.aws.timeout))
+        stack.remove_templates(account.client("s3"), settings.templates_bucket(account.account_id))
     print(f"{settings.stack_name} is removed.")
 
 

@@ -13,6 +13,7 @@ from ops.testing import REPOSITORY, invoke
 from ops.tests.test_aws_template import for_moto
 
 STACK = "little-service-production"
+TEMPLATES = f"{STACK}-templates-123456789012"
 SECRET = "a-secret-key-that-must-never-be-printed-0123456789abcdef"
 
 
@@ -52,6 +53,11 @@ def test_bootstrap_plans_creates_and_then_has_nothing_to_change(aws, bootstrap):
     assert "still missing: SECRET_KEY" in first.stdout
     assert f"{STACK} is ready." in first.stdout
     assert stack_status() == "CREATE_COMPLETE"
+    # Over CloudFormation's inline limit, the template went through a private bucket of its own.
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    [held] = s3.list_objects_v2(Bucket=TEMPLATES)["Contents"]
+    assert json.loads(s3.get_object(Bucket=TEMPLATES, Key=held["Key"])["Body"].read())["Resources"]
+    assert all(s3.get_public_access_block(Bucket=TEMPLATES)["PublicAccessBlockConfiguration"].values())
     events = boto3.client("cloudformation", region_name="eu-west-1").describe_stack_events(
         StackName=STACK)["StackEvents"]
 
@@ -116,12 +122,19 @@ def test_teardown_refuses_a_wrong_name_and_removes_after_the_right_one(aws, tmp_
     assert stack_status() == "CREATE_COMPLETE"
     unasked = invoke("aws.teardown", "--env", "production", env=aws)
     assert unasked.returncode == 1 and "pass --confirm production" in unasked.stderr
+    # as a bootstrap with a template over the inline limit leaves it
+    from ops.aws.stack import upload_template
+
+    upload_template(boto3.client("s3", region_name="eu-west-1"), bucket=TEMPLATES, region="eu-west-1",
+                    body="{}")
     right = invoke("aws.teardown", "--env", "production", "--confirm", "production", env=aws,
                    timeout=300)
     assert right.returncode == 0, right.stdout + right.stderr
     assert "lifting deletion protection" in right.stdout
     assert f"{STACK} is removed." in right.stdout
     assert stack_status() is None
+    buckets = {bucket["Name"] for bucket in boto3.client("s3").list_buckets()["Buckets"]}
+    assert TEMPLATES not in buckets
     again = invoke("aws.teardown", "--env", "production", "--confirm", "production", env=aws)
     assert again.returncode == 1 and f"There is no stack {STACK}" in again.stderr
 

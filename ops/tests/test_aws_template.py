@@ -34,7 +34,7 @@ ECR_PUSH = {"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayer
 NAME_PROPERTIES = {"RoleName", "InstanceProfileName", "RepositoryName", "BucketName", "TopicName",
                    "QueueName", "LogGroupName", "GroupName", "DBInstanceIdentifier", "DBParameterGroupName",
                    "DBSubnetGroupName", "CacheSubnetGroupName", "ReplicationGroupId", "ApplicationName",
-                   "EnvironmentName", "CNAMEPrefix", "Name", "AlarmName"}
+                   "EnvironmentName", "CNAMEPrefix", "Name", "AlarmName", "TableName"}
 
 
 def template() -> dict:
@@ -161,11 +161,14 @@ def test_the_template_is_plain_yaml_with_the_long_form_of_every_function():
     assert {"Parameters", "Conditions", "Resources", "Outputs"} <= loaded.keys()
 
 
-def test_the_rendered_template_fits_in_a_request():
-    """The bootstrap task sends the template inline (JSON, compact), with the secrets' settings
-    added: keep room under CloudFormation's limit."""
-    body = json.dumps(template(), separators=(",", ":"))
-    assert len(body.encode()) < INLINE_TEMPLATE_LIMIT - 3_000
+def test_a_rendered_template_over_the_inline_limit_is_sent_through_s3():
+    """The bootstrap task sends the template inline (compact JSON) while it fits CloudFormation's
+    request limit, and through the templates bucket once it does not (test_aws_bootstrap runs that
+    path: this template with its secrets is over the limit)."""
+    from ops.aws.config import fits_inline, template_body, with_secrets
+
+    assert fits_inline("x" * INLINE_TEMPLATE_LIMIT) and not fits_inline("x" * (INLINE_TEMPLATE_LIMIT + 1))
+    assert not fits_inline(template_body(with_secrets(template(), ["SECRET_KEY"])))
 
 
 def test_production_json_holds_the_region_the_parameters_and_the_tags():
@@ -395,14 +398,14 @@ def test_the_instances_read_only_the_databases_own_secret():
 def test_the_pipeline_builds_from_the_connection_and_the_build_can_push():
     pipeline = resource("Pipeline")
     assert pipeline["Condition"] == "HasSourceConnection"
-    source, build = pipeline["Properties"]["Stages"]
+    source, build, _ = pipeline["Properties"]["Stages"]
     configuration = source["Actions"][0]["Configuration"]
     assert source["Actions"][0]["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
     assert configuration["ConnectionArn"] == {"Ref": "SourceConnectionArn"}
     assert (configuration["FullRepositoryId"], configuration["BranchName"]) == (
         {"Ref": "SourceRepository"}, {"Ref": "SourceBranch"})
     assert build["Actions"][0]["Configuration"] == {"ProjectName": {"Ref": "BuildProject"}}
-    assert [stage["Name"] for stage in pipeline["Properties"]["Stages"]] == ["Source", "Build"]
+    assert [stage["Name"] for stage in pipeline["Properties"]["Stages"]] == ["Source", "Build", "Deploy"]
     project = resource("BuildProject")["Properties"]
     assert project["Environment"]["PrivilegedMode"] is True
     assert project["Source"] == {"Type": "CODEPIPELINE", "BuildSpec": "aws/buildspec.yml"}
@@ -410,6 +413,60 @@ def test_the_pipeline_builds_from_the_connection_and_the_build_can_push():
     variables = {variable["Name"]: variable["Value"]
                  for variable in project["Environment"]["EnvironmentVariables"]}
     assert variables == {"INVOKE_DOCKER_REPOSITORY": {"Ref": "Images"}, "CI": "true"}
+
+
+def test_the_pipelines_deploy_stage_runs_the_deploy_task_not_beanstalks_deploy_action():
+    stages = {stage["Name"]: stage for stage in resource("Pipeline")["Properties"]["Stages"]}
+    [action] = stages["Deploy"]["Actions"]
+    assert action["ActionTypeId"] == {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"}
+    assert action["Configuration"] == {"ProjectName": {"Ref": "DeployProject"}}
+    assert action["InputArtifacts"] == [{"Name": "Source"}]
+    providers = {action["ActionTypeId"]["Provider"] for stage in stages.values() for action in stage["Actions"]}
+    assert "ElasticBeanstalk" not in providers
+    project = resource("DeployProject")
+    assert project["Condition"] == "HasSourceConnection"
+    assert project["Properties"]["Source"] == {"Type": "CODEPIPELINE", "BuildSpec": "aws/deployspec.yml"}
+    assert "PrivilegedMode" not in project["Properties"]["Environment"]  # it builds nothing
+    role = resource("DeployRole")["Properties"]
+    assert role["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess-AWSElasticBeanstalk"}]
+    statements = {statement["Sid"]: statement for statement in role["Policies"][0]["PolicyDocument"]["Statement"]}
+    assert statements["Migrations"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/${MigrateProject}"}
+    assert statements["Locks"]["Resource"] == {"Fn::GetAtt": ["DeployTable", "Arn"]}
+    started = resource("PipelineRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    [build] = [statement for statement in started if statement["Sid"] == "Build"]
+    assert {"Fn::Sub": "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/${DeployProject}"} \
+        in build["Resource"]
+
+
+def test_the_migrations_run_with_the_new_image_inside_the_vpc_and_read_secrets_from_aws():
+    properties = resource("MigrateProject")["Properties"]
+    assert properties["Source"]["Type"] == "NO_SOURCE"
+    spec = yaml.safe_load(properties["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == [
+        "cd /app && invoke migrate --lint ${ALLOW_BREAKING_MIGRATIONS:+--allow-breaking}"]
+    assert properties["VpcConfig"] == {
+        "VpcId": {"Ref": "Vpc"}, "Subnets": [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}],
+        "SecurityGroupIds": [{"Ref": "WorkerSecurityGroup"}]}
+    environment = properties["Environment"]
+    assert environment["ImagePullCredentialsType"] == "SERVICE_ROLE"
+    variables = {variable["Name"]: variable for variable in environment["EnvironmentVariables"]}
+    assert variables["SECRET_KEY"]["Type"] == "PARAMETER_STORE"
+    assert variables["DB_CREDENTIALS"] == {"Name": "DB_CREDENTIALS", "Type": "SECRETS_MANAGER", "Value": {
+        "Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}}
+    web = options("WebEnvironment")
+    for name in ("DB_HOST", "DB_PORT", "DB_NAME", "REDIS_URL"):  # the database the web role reads
+        assert variables[name]["Value"] == web[("aws:elasticbeanstalk:application:environment", name)]
+    assert properties["LogsConfig"]["CloudWatchLogs"]["GroupName"] == {"Ref": "MigrateLogGroup"}
+    assert resource("MigrateLogGroup")["Properties"]["LogGroupName"] == {
+        "Fn::Sub": "/aws/codebuild/${ProjectName}-${EnvironmentName}-migrate"}
+    statements = {statement["Sid"]: statement for statement in
+                  resource("MigrateRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]}
+    assert not any("ecr:PutImage" in as_list(statement["Action"]) for statement in statements.values())
+    [secret] = resource("MigrateDatabaseSecretPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert (secret["Action"], secret["Resource"]) == (
+        "secretsmanager:GetSecretValue", {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]})
 
 
 def test_the_ecr_repository_scans_and_expires_images():
@@ -449,6 +506,11 @@ def test_the_stack_on_moto(aws):
     assert outputs["AlarmTopicArn"] == f"arn:aws:sns:{REGION}:123456789012:{STACK}-alarms"
     assert outputs["ArtifactBucket"] == f"{STACK}-artifacts-123456789012"
     assert outputs["DatabaseEndpoint"].startswith(f"{STACK}.")
+    # MigrateProjectName is a Ref to a CodeBuild project, which moto does not model.
+    assert template()["Outputs"]["MigrateProjectName"]["Value"] == {"Ref": "MigrateProject"}
+    assert outputs["DeployTableName"] == f"{STACK}-deploys"
+    table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=f"{STACK}-deploys")["Table"]
+    assert [key["AttributeName"] for key in table["KeySchema"]] == ["Environment", "Entry"]
 
     ecr = boto3.client("ecr", region_name=REGION)
     [repository] = ecr.describe_repositories(repositoryNames=[STACK])["repositories"]
@@ -558,8 +620,14 @@ def test_on_moto_a_connection_adds_the_pipelines_role_and_one_nat_gateway_can_se
     pipeline = inline_policies(f"{STACK}-codepipeline")
     assert [as_list(statement["Resource"]) for statement in pipeline
             if "codestar-connections:UseConnection" in as_list(statement["Action"])] == [[connection]]
-    # This project only (moto leaves the name of the project, a resource it does not model, unresolved).
+    # The build and deploy projects only (moto leaves the name of a project, a resource it does not
+    # model, unresolved).
     assert [statement["Resource"] for statement in pipeline
-            if "codebuild:StartBuild" in statement["Action"]] == [
-        f"arn:aws:codebuild:{REGION}:123456789012:project/${{BuildProject}}"]
+            if "codebuild:StartBuild" in statement["Action"]] == [[
+        f"arn:aws:codebuild:{REGION}:123456789012:project/${{BuildProject}}",
+        f"arn:aws:codebuild:{REGION}:123456789012:project/${{DeployProject}}"]]
+    assert "DeployRole" in stack_resources()
+    deploy = inline_policies(f"{STACK}-deploy")
+    [locks] = [statement for statement in deploy if statement["Sid"] == "Locks"]
+    assert as_list(locks["Resource"]) == [f"arn:aws:dynamodb:{REGION}:123456789012:table/{STACK}-deploys"]
 
