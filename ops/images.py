@@ -257,6 +257,10 @@ def dockerrun(reference: str, port: int = 8000) -> dict:
     }
 
 
+def read_artifact(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
 def write_artifact(reference: str, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(dockerrun(reference), indent=2) + "\n")
