@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from ops.envvars import REPOSITORY, resolve
+from ops.errors import UserError
 from ops.tasks import from_checkout, task
 
 DEPLOY_ENV_HELP = "the environment to act on (default: as for every task; it needs aws/<env>.json)"
@@ -45,8 +46,10 @@ def deploy(c, env=None, image=None, allow_breaking_migrations=False, break_lock=
     """Deploy the checked-out commit (or --image TAG): migrate once, roll out, gate, roll back on failure."""
     images = from_checkout("ops.images", "deploy")
     history = from_checkout("ops.aws.history", "deploy")
-    if not image:  # the commit checked out: refuse an uncommitted tree before anything
-        images.require_pushable(images.revision())
+    if not image and images.revision().dirty:  # the commit checked out: refused before anything
+        raise UserError("The tree has uncommitted changes, and a deploy ships a commit: commit them (or "
+                        "stash them), then deploy; or deploy an image already pushed with --image TAG. "
+                        "Nothing was done.")
     settings, account, found = connected(c, env, region)
     session = from_checkout("ops.aws.session", "deploy")
     if not image:

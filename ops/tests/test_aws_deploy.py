@@ -517,3 +517,88 @@ def test_rollback_to_an_unknown_version_is_refused(account, balancer):
         worker.rollback(to="nope", by=BY)
     beanstalk.stub.assert_no_pending_responses()
     assert deploys(account) == []
+
+
+# --- status ------------------------------------------------------------------------------------------
+
+def test_status_shows_the_url_each_role_the_lock_and_the_last_deploys(account):
+    from ops.aws.status import status
+
+    dynamodb = account["dynamodb"]
+    record = history.start(dynamodb, TABLE, "production", action="deploy", version=NEW, by=BY)
+    history.finish(dynamodb, TABLE, "production", record, "rolled back", "5xx in the bake time")
+    beanstalk = Beanstalk()
+    beanstalk.environments(("Ready", "Green", OLD, {"Ok": 2}), ("Ready", "Yellow", OLD, {"Ok": 1, "Warning": 1}))
+    with history.locked(dynamodb, TABLE, "production", by="ci (build 9)", action=f"deploy {NEW}"):
+        shown = status(beanstalk.client, dynamodb, target("http://little.example"), "production")
+    beanstalk.stub.assert_no_pending_responses()
+    lines = shown.splitlines()
+    assert lines[0] == f"production ({APP}): http://little.example"
+    assert lines[1] == f"  web Ready, Green (Ok), version {OLD}, instances: 2 ok"
+    assert lines[2] == f"  worker Ready, Yellow (Warning), version {OLD}, instances: 1 ok, 1 warning"
+    assert lines[3].startswith("  lock: held by ci (build 9), since 20") and lines[3].endswith(f"(deploy {NEW})")
+    assert lines[4] == "last deploys:"
+    assert lines[5].startswith(f"  {record.started} deploy {NEW} by {BY} -> rolled back at 20")
+    assert lines[5].endswith(": 5xx in the bake time")
+
+
+# --- the task, as a person runs it ---------------------------------------------------------------------
+
+def invoke_deploy(*arguments, env, cwd=None):
+    import subprocess
+    import sys
+
+    from ops.testing import REPOSITORY
+
+    return subprocess.run([sys.executable, "-m", "invoke", "deploy", *arguments], cwd=cwd or REPOSITORY, env=env,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+
+def test_an_uncommitted_tree_is_refused_before_anything(aws, tmp_path):
+    import subprocess
+
+    from ops.testing import REPOSITORY
+
+    clone = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPOSITORY), str(clone)], check=True,
+                   timeout=120)
+    (clone / "README.md").write_text((clone / "README.md").read_text() + "\nan edit\n")
+    result = invoke_deploy("--env", "production", env=aws, cwd=clone)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: The tree has uncommitted changes, and a deploy ships a commit: commit them (or stash them), then "
+        "deploy; or deploy an image already pushed with --image TAG. Nothing was done.")
+    assert result.stdout == ""
+
+
+def stack_with_repository() -> None:
+    """The environment's stack as a deploy reads it: literal outputs and the ECR repository."""
+    from ops.aws.target import OUTPUTS
+
+    names = {field: f"{APP}-{field}" for field in OUTPUTS}
+    names.update(repository=REPOSITORY_NAME, repository_uri=URI)
+    template = {"Resources": {"Images": {"Type": "AWS::ECR::Repository",
+                                         "Properties": {"RepositoryName": REPOSITORY_NAME}}},
+                "Outputs": {output: {"Value": names[field]} for field, output in OUTPUTS.items()}}
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=APP, TemplateBody=json.dumps(template))
+
+
+def test_a_tag_missing_from_ecr_is_refused_by_the_task(aws):
+    stack_with_repository()
+    result = invoke_deploy("--env", "production", "--image", "feedfacecafe", env=aws)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        f"error: The image {REPOSITORY_NAME}:feedfacecafe is not in ECR: nothing was deployed. Push it first "
+        "(invoke build --push on that commit), or pass --image with a tag that was pushed.")
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--env", "production", "--image", OLD], f"production has no stack on AWS yet ({APP}): create it with "
+                                              "invoke aws.bootstrap --env production, then deploy."),
+    (["--env", "local", "--image", OLD], "local has no AWS environment"),
+])
+def test_a_deploy_with_nowhere_to_go_says_so(aws, arguments, message):
+    result = invoke_deploy(*arguments, env=aws)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {message}")
+    assert "Traceback" not in result.stderr

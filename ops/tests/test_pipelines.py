@@ -26,6 +26,8 @@ ENTRYPOINT = REPOSITORY / "docker" / "entrypoint.sh"
 COMPOSE = REPOSITORY / "docker" / "docker-compose.yml"
 CIRCLECI = REPOSITORY / ".circleci" / "config.yml"
 BUILDSPEC = REPOSITORY / "aws" / "buildspec.yml"
+DEPLOYSPEC = REPOSITORY / "aws" / "deployspec.yml"
+AWS_TEMPLATE = REPOSITORY / "aws" / "environment.yml"
 CI_RUN = REPOSITORY / ".ci" / "run"
 
 # What a pipeline may run besides tasks, and why.
@@ -183,10 +185,25 @@ def circleci_commands() -> list[list[str]]:
     return commands
 
 
-def buildspec_commands() -> list[list[str]]:
-    spec = yaml.safe_load(BUILDSPEC.read_text())
+def spec_commands(spec: dict) -> list[list[str]]:
     return [command for phase in spec["phases"].values() for line in phase.get("commands", [])
             for command in simple_commands(line)]
+
+
+def buildspec_commands() -> list[list[str]]:
+    return spec_commands(yaml.safe_load(BUILDSPEC.read_text()))
+
+
+def deployspec_commands() -> list[list[str]]:
+    return spec_commands(yaml.safe_load(DEPLOYSPEC.read_text()))
+
+
+def template_buildspec_commands() -> list[list[str]]:
+    """The buildspecs written into the AWS template (the migrations project's)."""
+    resources = yaml.safe_load(AWS_TEMPLATE.read_text())["Resources"]
+    return [command for spec in resources.values() if spec["Type"] == "AWS::CodeBuild::Project"
+            and "\n" in str(spec["Properties"]["Source"].get("BuildSpec", ""))
+            for command in spec_commands(yaml.safe_load(spec["Properties"]["Source"]["BuildSpec"]))]
 
 
 PIPELINES = {
@@ -195,6 +212,8 @@ PIPELINES = {
     "docker-compose.yml": (compose_commands, set()),
     ".circleci/config.yml": (circleci_commands, set()),
     "aws/buildspec.yml": (buildspec_commands, set()),
+    "aws/deployspec.yml": (deployspec_commands, set()),
+    "aws/environment.yml": (template_buildspec_commands, set()),
     ".ci/run": (lambda: simple_commands(CI_RUN.read_text()), CI_SERVICES),
 }
 
@@ -217,6 +236,10 @@ def test_the_pipelines_run_the_tasks_the_issue_names():
     assert "bootstrap.py wait-for" in circle and "bootstrap.py test --env ci" in circle
     assert "bootstrap.py build" in circle
     assert "python3 bootstrap.py build --push" in lines["aws/buildspec.yml"]
+    assert lines["aws/deployspec.yml"] == [
+        "python3 bootstrap.py deploy --env $DEPLOY_ENV --image ${CODEBUILD_RESOLVED_SOURCE_VERSION:0:12}"]
+    assert lines["aws/environment.yml"] == [
+        "cd /app", "invoke migrate --lint ${ALLOW_BREAKING_MIGRATIONS:+--allow-breaking}"]
     assert lines[".ci/run"][-1] == "python3 bootstrap.py test"
 
 
@@ -322,3 +345,36 @@ def test_circleci_test_job_has_what_the_suite_needs_that_is_not_python():
     installs = [words for step in test["steps"] if isinstance(step, dict) and "run" in step
                 for words in simple_commands(step["run"]["command"]) if "apt-get" in words]
     assert any("wrk" in words for words in installs)
+
+
+# --- the deploy tasks: what a person and the pipeline's deploy stage call ------------------------
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("deploy", ["--env", "--image", "--allow-breaking-migrations", "--break-lock", "--region"]),
+    ("rollback", ["--env", "--to", "--break-lock", "--region"]),
+    ("status", ["--env", "--region"]),
+    ("logs", ["--env", "--follow", "--since", "--role", "--region"]),
+])
+def test_the_deploy_tasks_explain_themselves(name, options):
+    result = subprocess.run([sys.executable, "-m", "invoke", name, "--help"], cwd=REPOSITORY, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for option in options:
+        assert option in result.stdout, option
+    assert name in task_names()
+
+
+def test_the_deploy_stage_deploys_the_tag_the_build_stage_pushed():
+    """The build tags the image with Revision.tag (the commit's first 12 hex digits, from
+    CODEBUILD_RESOLVED_SOURCE_VERSION in CodeBuild); the deploy stage names the same tag."""
+    from ops.images import revision
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    built = revision(REPOSITORY / "no-such-dir", environ={"CODEBUILD_RESOLVED_SOURCE_VERSION": sha},
+                     git=lambda *args, **kwargs: subprocess.CompletedProcess(args, 128, "", ""))
+    [[*_, image, tag]] = deployspec_commands()
+    assert image == "--image"
+    assert subprocess.run(["bash", "-c", f'echo "{tag}"'], env={"CODEBUILD_RESOLVED_SOURCE_VERSION": sha},
+                          capture_output=True, text=True).stdout.strip() == built.tag
+    spec = yaml.safe_load(DEPLOYSPEC.read_text())
+    assert spec["env"]["shell"] == "bash"  # the substring expansion is bash's
