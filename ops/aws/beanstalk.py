@@ -27,7 +27,8 @@ def describe(eb, environments: dict[str, str]) -> list[EnvironmentState]:
             raise UserError(f"The {role} environment {name} does not exist in Elastic Beanstalk: create it "
                             "with invoke aws.bootstrap, then deploy.")
         item = found[name]
-        health = eb.describe_environment_health(EnvironmentName=name, AttributeNames=["HealthStatus", "InstancesHealth"])
+        health = eb.describe_environment_health(EnvironmentName=name,
+                                                AttributeNames=["HealthStatus", "InstancesHealth"])
         states.append(EnvironmentState(
             role=role, name=name, status=item["Status"], health=item.get("Health", "Grey"),
             version=item.get("VersionLabel"), health_status=health.get("HealthStatus"),
@@ -50,8 +51,8 @@ def events_since(eb, application: str, since: datetime, seen: set[str]) -> list[
 
 def application_metrics(eb, environment: str) -> tuple[int, int]:
     """The web environment's requests and 5xx answers in Beanstalk's last metrics window (10 s)."""
-    metrics = eb.describe_environment_health(EnvironmentName=environment,
-                                             AttributeNames=["ApplicationMetrics"]).get("ApplicationMetrics", {})
+    metrics = eb.describe_environment_health(
+        EnvironmentName=environment, AttributeNames=["ApplicationMetrics"]).get("ApplicationMetrics", {})
     return int(metrics.get("RequestCount", 0)), int(metrics.get("StatusCodes", {}).get("Status5xx", 0))
 
 

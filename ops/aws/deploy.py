@@ -76,9 +76,13 @@ class DeployFailed(UserError):
 
 def read_version(url: str, timeout: float) -> Answer:
     """GET the probe through the load balancer: its status and the version it reports."""
-    request = urllib.request.Request(url.rstrip("/") + PROBE_PATH, headers={"User-Agent": "invoke-deploy"})
+    if not url.startswith(("http://", "https://")):
+        raise UserError(f"The environment's URL {url!r} is not an HTTP address: check the stack's Url "
+                        "output.")
+    request = urllib.request.Request(  # noqa: S310 (http(s) only, above)
+        url.rstrip("/") + PROBE_PATH, headers={"User-Agent": "invoke-deploy"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only, above)
             return Answer(response.status, response.headers.get(VERSION_HEADER))
     except urllib.error.HTTPError as exc:
         return Answer(exc.code, exc.headers.get(VERSION_HEADER) if exc.headers else None)
@@ -136,14 +140,16 @@ class Deployer:
         busy = [state for state in states if state.status != "Ready"]
         if busy:
             raise UserError("; ".join(f"the {state.role} environment is {state.status}" for state in busy)
-                            + ": another change is under way (a deploy, a configuration update). Wait until it "
-                            f"ends (invoke status --env {self.env}), then run this again. Nothing was done.")
+                            + ": another change is under way (a deploy, a configuration update). Wait "
+                            f"until it ends (invoke status --env {self.env}), then run this again. "
+                            "Nothing was done.")
 
     # --- the gate ----------------------------------------------------------------------------
 
     def follow(self, versions: dict[str, str], since: datetime, started: float, *,
                judge: Callable[[list[EnvironmentState], list[Event]], Verdict] | None = None,
-               timeout: float | None = None, what: str = "rollout") -> tuple[bool, Verdict, list[EnvironmentState]]:
+               timeout: float | None = None,
+               what: str = "rollout") -> tuple[bool, Verdict, list[EnvironmentState]]:
         """Poll the environments and the events until `judge` settles or the timeout passes:
         (settled, the last verdict, the last states)."""
         judge = judge or (lambda states, events: judge_rollout(versions, states, events))
@@ -180,11 +186,13 @@ class Deployer:
             good[0] = good[0] + 1 if verdict.done else 0
             return DONE if good[0] >= self.options.version_reads else WAITING
 
-        settled, verdict = poll(attempt, done=lambda verdict: verdict.settled, timeout=self.options.answer_timeout,
-                                interval=min(self.options.interval, 2), clock=self.clock, sleep=self.sleep)
+        settled, verdict = poll(attempt, done=lambda verdict: verdict.settled,
+                                timeout=self.options.answer_timeout, interval=min(self.options.interval, 2),
+                                clock=self.clock, sleep=self.sleep)
         if settled:
             if verdict.done:
-                self.say(f"gate: {version} answers at {self.target.url} ({self.options.version_reads} reads in a row)")
+                self.say(f"gate: {version} answers at {self.target.url} "
+                         f"({self.options.version_reads} reads in a row)")
             return verdict
         answer = last[0] if last else Answer(None, None, "no answer")
         said = answer.error or f"status {answer.status}, version {answer.version or 'none'}"
@@ -204,7 +212,8 @@ class Deployer:
                 return verdict
             return tally.add(*beanstalk.application_metrics(self.clients.eb, self.target.web))
 
-        settled, verdict, _ = self.follow({}, since, started, judge=judge, timeout=self.options.bake, what="bake")
+        settled, verdict, _ = self.follow({}, since, started, judge=judge, timeout=self.options.bake,
+                                          what="bake")
         if settled:
             return verdict
         self.say(f"bake: {tally.summary()}")  # the bake time passed without a failure
@@ -262,8 +271,8 @@ class Deployer:
         clients, target = self.clients, self.target
         started, since = self.clock(), self.now()
         self.say(f"deploying {version} to {self.env} ({target.stack}): {image}")
-        with history.locked(clients.dynamodb, target.deploy_table, self.env, by=by, action=f"deploy {version}",
-                            break_lock=break_lock, out=self.out):
+        with history.locked(clients.dynamodb, target.deploy_table, self.env, by=by,
+                            action=f"deploy {version}", break_lock=break_lock, out=self.out):
             self.say(f"lock: {self.env} is held by this deploy ({by})")
             states = self.states()
             self.require_settled(states)
@@ -274,13 +283,14 @@ class Deployer:
             self.say(f"version {version}: {'registered' if registered else 'already registered'}")
             record = history.start(clients.dynamodb, target.deploy_table, self.env, action="deploy",
                                    version=version, by=by)
-            outcome = migrations.run(clients.codebuild, clients.logs, project=target.migrate_project, image=image,
-                                     allow_breaking=allow_breaking, timeout=self.options.migrate_timeout,
-                                     interval=self.options.interval, out=self.out, clock=self.clock,
-                                     sleep=self.sleep)
+            outcome = migrations.run(clients.codebuild, clients.logs, project=target.migrate_project,
+                                     image=image, allow_breaking=allow_breaking,
+                                     timeout=self.options.migrate_timeout, interval=self.options.interval,
+                                     out=self.out, clock=self.clock, sleep=self.sleep)
             if not outcome.succeeded:
-                serving = ", ".join(f"{role} still runs {version or 'no version'}" for role, version in previous.items())
-                what = ("did not finish within " f"{self.options.migrate_timeout:g}s (it goes on in CodeBuild)"
+                serving = ", ".join(f"{role} still runs {running or 'no version'}"
+                                    for role, running in previous.items())
+                what = (f"did not finish within {self.options.migrate_timeout:g}s (it goes on in CodeBuild)"
                         if outcome.status == "RUNNING" else f"ended {outcome.status}")
                 history.finish(clients.dynamodb, target.deploy_table, self.env, record, "failed",
                                f"migrations {what}")
@@ -324,22 +334,27 @@ class Deployer:
             version = to or history.last_good(clients.dynamodb, target.deploy_table, self.env,
                                               other_than=current["web"])
             if not version:
-                raise UserError(f"No earlier version of {self.env} is on record to roll back to: name one with "
-                                f"--to (recent: {', '.join(beanstalk.recent_versions(clients.eb, target.application)) or 'none'}).")
+                recent = ", ".join(beanstalk.recent_versions(clients.eb, target.application)) or "none"
+                raise UserError(f"No earlier version of {self.env} is on record to roll back to: name one "
+                                f"with --to (recent: {recent}).")
             if not beanstalk.version_exists(clients.eb, target.application, version):
                 known = ", ".join(beanstalk.recent_versions(clients.eb, target.application)) or "none"
                 raise UserError(f"{version} is not an application version of {target.application}: "
                                 f"nothing was done. Recent versions: {known}.")
-            self.say(f"rolling {self.env} back to {version} (web runs {current['web']}, worker {current['worker']})")
+            self.say(f"rolling {self.env} back to {version} "
+                     f"(web runs {current['web']}, worker {current['worker']})")
             record = history.start(clients.dynamodb, target.deploy_table, self.env, action="rollback",
                                    version=version, by=by)
             versions = {role: version for role in current}
             self.update(versions, states)
             verdict = self.gate(versions, since, started)
             if verdict.failure:
-                history.finish(clients.dynamodb, target.deploy_table, self.env, record, "failed", verdict.failure)
-                raise DeployFailed(f"The rollback to {version} failed: {verdict.failure}. Look at invoke status "
-                                   f"--env {self.env}; roll on to a version that works with invoke rollback --to.")
+                history.finish(clients.dynamodb, target.deploy_table, self.env, record, "failed",
+                               verdict.failure)
+                reason = verdict.failure.rstrip(".")
+                raise DeployFailed(f"The rollback to {version} failed: {reason}. Look at "
+                                   f"invoke status --env {self.env}; roll on to a version that works with "
+                                   f"invoke rollback --to.")
             history.finish(clients.dynamodb, target.deploy_table, self.env, record, "succeeded")
             self.say(f"rolled {self.env} back to {version} in {elapsed(self.clock() - started)}")
             return version

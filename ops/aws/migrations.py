@@ -45,7 +45,8 @@ def run(codebuild, logs, *, project: str, image: str, allow_breaking: bool, time
         interval: float = 10, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep) -> Outcome:
     """Start the migrations with `image`, follow the run to its end (or `timeout`), return how it ended."""
-    variables = [{"name": "ALLOW_BREAKING_MIGRATIONS", "value": "true", "type": "PLAINTEXT"}] if allow_breaking else []
+    variables = ([{"name": "ALLOW_BREAKING_MIGRATIONS", "value": "true", "type": "PLAINTEXT"}]
+                 if allow_breaking else [])
     build = codebuild.start_build(projectName=project, imageOverride=image,
                                   imagePullCredentialsTypeOverride="SERVICE_ROLE",
                                   environmentVariablesOverride=variables)["build"]

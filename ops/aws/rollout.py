@@ -78,15 +78,15 @@ def judge_rollout(versions: Mapping[str, str], states: Iterable[EnvironmentState
     up): failed."""
     for event in events:
         if event.severity in FAILING_SEVERITIES:
-            return failed(f"Beanstalk reported an error{f' on {event.environment}' if event.environment else ''}: "
-                          f"{event.message}")
+            where = f" on {event.environment}" if event.environment else ""
+            return failed(f"Beanstalk reported an error{where}: {event.message}")
     states = list(states)
     for state in states:
         if state.status in {"Terminating", "Terminated"}:
             return failed(f"the {state.role} environment is {state.status}")
         if state.status == "Ready" and state.version != versions[state.role]:
-            return failed(f"the {state.role} environment ended the update on {state.version or 'no version'}, "
-                          f"not {versions[state.role]}")
+            return failed(f"the {state.role} environment ended the update on "
+                          f"{state.version or 'no version'}, not {versions[state.role]}")
     if all(state.healthy and state.version == versions[state.role] for state in states):
         return DONE
     return WAITING
@@ -114,7 +114,8 @@ def judge_answer(version: str, answer: Answer) -> Verdict:
     if answer.status == 200 and answer.version == version:
         return DONE
     if answer.status == 200 and answer.version != version:
-        return failed(f"version {answer.version or 'unknown'} answered through the load balancer, not {version}")
+        return failed(f"version {answer.version or 'unknown'} answered through the load balancer, "
+                      f"not {version}")
     return WAITING
 
 
@@ -149,5 +150,6 @@ def judge_bake(states: Iterable[EnvironmentState], events: Iterable[Event]) -> V
             return failed(f"Beanstalk reported an error during the bake time: {event.message}")
     for state in states:
         if state.status != "Ready" or state.health == "Red":
-            return failed(f"the {state.role} environment turned {state.status}, {state.health} in the bake time")
+            return failed(f"the {state.role} environment turned {state.status}, {state.health} "
+                          "in the bake time")
     return WAITING

@@ -36,7 +36,8 @@ class Target:
         if role == "migrate":
             return self.migrate_log_group
         environment = self.environments[role]
-        return f"/aws/elasticbeanstalk/{environment}/var/log/eb-docker/containers/eb-current-app/stdouterr.log"
+        return (f"/aws/elasticbeanstalk/{environment}"
+                "/var/log/eb-docker/containers/eb-current-app/stdouterr.log")
 
 
 # Target field -> the stack output holding it.
@@ -76,7 +77,8 @@ def load(cfn, stack: str, env: str) -> Target:
         raise UserError(f"{env} has no stack on AWS yet ({stack}): create it with invoke aws.bootstrap "
                         f"--env {env}, then deploy.")
     status = found[0]["StackStatus"]
-    if status.endswith("_FAILED") or status.startswith(("DELETE", "ROLLBACK")) or status == "REVIEW_IN_PROGRESS":
+    if (status.endswith("_FAILED") or status.startswith(("DELETE", "ROLLBACK"))
+            or status == "REVIEW_IN_PROGRESS"):
         raise UserError(f"The stack {stack} is {status}: repair it (invoke aws.bootstrap --env {env}) "
                         "before deploying.")
     outputs = {item["OutputKey"]: item["OutputValue"] for item in found[0].get("Outputs", [])}

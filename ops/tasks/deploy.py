@@ -17,7 +17,8 @@ DEPLOY_ENV_HELP = "the environment to act on (default: as for every task; it nee
 def connected(c, env, region):
     """The environment's settings, its AWS account, and what its stack names (the Target)."""
     from_checkout("boto3", "deploy")
-    config, session, target = (from_checkout(f"ops.aws.{name}", "deploy") for name in ("config", "session", "target"))
+    config, session, target = (from_checkout(f"ops.aws.{name}", "deploy")
+                               for name in ("config", "session", "target"))
     settings = config.load(c.config.project.name, resolve(env).name, region=region)
     account = session.connect(settings.region)
     with session.aws_errors(f"Reading the stack {settings.stack_name}"):

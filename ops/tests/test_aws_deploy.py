@@ -21,7 +21,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from ops.aws import history
-from ops.aws.deploy import Clients, DeployFailed, Deployer, Options, require_image
+from ops.aws.deploy import Clients, Deployer, DeployFailed, Options, require_image
 from ops.aws.target import Target
 from ops.errors import UserError
 from ops.images import dockerrun
@@ -29,7 +29,8 @@ from ops.testing import FakeClock
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
-APP, WEB, WORKER = "little-service-production", "little-service-production-web", "little-service-production-worker"
+APP, WEB, WORKER = ("little-service-production", "little-service-production-web",
+                    "little-service-production-worker")
 EB_BUCKET = f"elasticbeanstalk-{REGION}-{ACCOUNT}"
 TABLE = "little-service-production-deploys"
 MIGRATE = "little-service-production-migrate"
@@ -145,7 +146,8 @@ class Beanstalk:
             self.stub.add_response("describe_environment_health", {
                 "EnvironmentName": name, "Status": status, "Color": color,
                 "HealthStatus": {"Green": "Ok", "Yellow": "Warning", "Red": "Severe"}.get(color, "Unknown"),
-                "InstancesHealth": counts}, {"EnvironmentName": name, "AttributeNames": ["HealthStatus", "InstancesHealth"]})
+                "InstancesHealth": counts},
+                {"EnvironmentName": name, "AttributeNames": ["HealthStatus", "InstancesHealth"]})
 
     def events(self, *events: tuple[float, str, str, str]):
         """Beanstalk's events since the deploy began: (seconds, severity, environment, message)."""
@@ -161,7 +163,8 @@ class Beanstalk:
     def metrics(self, requests: int, errors: int):
         self.stub.add_response("describe_environment_health", {"EnvironmentName": WEB, "ApplicationMetrics": {
             "Duration": 10, "RequestCount": requests,
-            "StatusCodes": {"Status2xx": requests - errors, "Status3xx": 0, "Status4xx": 0, "Status5xx": errors}}},
+            "StatusCodes": {"Status2xx": requests - errors, "Status3xx": 0, "Status4xx": 0,
+                            "Status5xx": errors}}},
             {"EnvironmentName": WEB, "AttributeNames": ["ApplicationMetrics"]})
 
     def register(self, version: str):
@@ -250,7 +253,8 @@ def test_a_healthy_rollout_migrates_updates_gates_bakes_and_records(account, bal
     assert out.index("migrations: done") < out.index(f"updating web ({WEB}) to {NEW}")
     assert f"updating worker ({WORKER}) to {NEW}" in out
     assert "Environment update is starting." in out
-    assert "rollout [0m00s] web Updating, Grey (Unknown), version 0123456789ab, instances: 2 ok, 2 pending" in out
+    assert ("rollout [0m00s] web Updating, Grey (Unknown), version 0123456789ab, "
+            "instances: 2 ok, 2 pending") in out
     assert f"gate: {NEW} answers at {balancer.url} (3 reads in a row)" in out
     assert "bake: 295 requests, 0 answered 5xx" in out
     assert f"deployed {NEW} to production in" in out
@@ -284,7 +288,8 @@ def test_an_error_event_mid_rollout_rolls_both_back(account, balancer):
     beanstalk.update(WORKER, NEW)
     beanstalk.poll(UPDATING, UPDATING, (5, "INFO", WEB, "Environment update is starting."))
     beanstalk.poll(("Updating", "Red", OLD), UPDATING,
-                   (40, "ERROR", WEB, "Failed to deploy application: the new instances failed health checks."))
+                   (40, "ERROR", WEB, "Failed to deploy application: the new instances failed "
+                                      "health checks."))
     # rollback: web still Updating (aborted), then both Ready; web is back on OLD by itself, the
     # worker (which finished on NEW) is updated back.
     beanstalk.environments(("Updating", "Red", OLD), ("Ready", "Green", NEW))
@@ -329,7 +334,8 @@ def test_health_that_never_recovers_is_rolled_back_at_the_timeout(account, balan
                             f"Updating, Red (Severe), version {OLD}, instances: 2 ok, 2 severe")
     assert error.endswith(f"It was rolled back: web {OLD}, worker {OLD}, healthy again.")
     assert "update_environment" not in out
-    assert out.count("rollout [") == 1 + 1  # the first reading, then one more at 60 s (nothing changed before)
+    # the first reading, then one more at 60 s (nothing changed before)
+    assert out.count("rollout [") == 1 + 1
     assert deploys(account)[0].outcome == "rolled back"
 
 
@@ -342,8 +348,8 @@ def test_the_old_version_answering_after_ready_is_rolled_back(account, balancer)
 
     out, error = run_deploy(account, beanstalk, balancer)
 
-    assert error == (f"The deploy of {NEW} failed: version {OLD} answered through the load balancer, not {NEW}. "
-                     f"It was rolled back: web {OLD}, worker {OLD}, healthy again.")
+    assert error == (f"The deploy of {NEW} failed: version {OLD} answered through the load balancer, "
+                     f"not {NEW}. It was rolled back: web {OLD}, worker {OLD}, healthy again.")
     assert f"updating web ({WEB}) to {OLD}" in out and f"updating worker ({WORKER}) to {OLD}" in out
     assert "bake:" not in out
 
@@ -361,8 +367,8 @@ def test_5xx_in_the_bake_time_is_rolled_back(account, balancer):
 
     out, error = run_deploy(account, beanstalk, balancer)
 
-    assert error == (f"The deploy of {NEW} failed: 10 of 300 requests answered 5xx in the bake time (3.3%, more "
-                     f"than 1%). It was rolled back: web {OLD}, worker {OLD}, healthy again.")
+    assert error == (f"The deploy of {NEW} failed: 10 of 300 requests answered 5xx in the bake time "
+                     f"(3.3%, more than 1%). It was rolled back: web {OLD}, worker {OLD}, healthy again.")
     assert "bake: watching 5xx answers and health for 20s" in out
     assert deploys(account)[0].outcome == "rolled back"
 
@@ -375,8 +381,8 @@ def test_a_failed_migration_rolls_nothing_out_and_says_so(account, balancer):
     stub = Stubber(codebuild)
     build_id = f"{MIGRATE}:0f0e0d0c"
     stub.add_response("start_build", {"build": {"id": build_id, "buildStatus": "IN_PROGRESS"}}, {
-        "projectName": MIGRATE, "imageOverride": f"{URI}:{NEW}", "imagePullCredentialsTypeOverride": "SERVICE_ROLE",
-        "environmentVariablesOverride": []})
+        "projectName": MIGRATE, "imageOverride": f"{URI}:{NEW}",
+        "imagePullCredentialsTypeOverride": "SERVICE_ROLE", "environmentVariablesOverride": []})
     stub.add_response("batch_get_builds", {"builds": [{"id": build_id, "buildStatus": "IN_PROGRESS",
                                                        "currentPhase": "BUILD"}]}, {"ids": [build_id]})
     logs = {"groupName": f"/aws/codebuild/{MIGRATE}", "streamName": "0f0e0d0c"}
@@ -386,15 +392,17 @@ def test_a_failed_migration_rolls_nothing_out_and_says_so(account, balancer):
     stub.activate()
     account["logs"].create_log_stream(logGroupName=logs["groupName"], logStreamName=logs["streamName"])
     now = int(datetime.now(UTC).timestamp() * 1000)
-    account["logs"].put_log_events(logGroupName=logs["groupName"], logStreamName=logs["streamName"], logEvents=[
-        {"timestamp": now, "message": "Applying application.0007_counter_note..."},
-        {"timestamp": now + 1, "message": "django.db.utils.OperationalError: (1054, \"Unknown column 'x'\")"}])
+    log_events = [{"timestamp": now, "message": "Applying application.0007_counter_note..."},
+                  {"timestamp": now + 1,
+                   "message": "django.db.utils.OperationalError: (1054, \"Unknown column 'x'\")"}]
+    account["logs"].put_log_events(logGroupName=logs["groupName"], logStreamName=logs["streamName"],
+                                   logEvents=log_events)
 
     out, error = run_deploy(account, beanstalk, balancer, codebuild=codebuild)
 
     stub.assert_no_pending_responses()
-    assert error.startswith(f"The migrations of {NEW} ended FAILED (build {build_id}); nothing was rolled out: "
-                            f"web still runs {OLD}, worker still runs {OLD}.")
+    assert error.startswith(f"The migrations of {NEW} ended FAILED (build {build_id}); nothing was rolled "
+                            f"out: web still runs {OLD}, worker still runs {OLD}.")
     assert error.endswith("Its last lines:\n  | Applying application.0007_counter_note...\n"
                           "  | django.db.utils.OperationalError: (1054, \"Unknown column 'x'\")")
     assert "updating" not in out  # no update_environment was scripted, and none was made
@@ -405,12 +413,16 @@ def test_a_failed_migration_rolls_nothing_out_and_says_so(account, balancer):
 def test_allow_breaking_migrations_is_handed_to_the_migrations_run():
     from ops.aws.migrations import run
 
-    codebuild = boto3.client("codebuild", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    codebuild = boto3.client("codebuild", region_name=REGION, aws_access_key_id="x",
+                             aws_secret_access_key="x")
     stub = Stubber(codebuild)
     stub.add_response("start_build", {"build": {"id": "m:1"}}, {
-        "projectName": MIGRATE, "imageOverride": f"{URI}:{NEW}", "imagePullCredentialsTypeOverride": "SERVICE_ROLE",
-        "environmentVariablesOverride": [{"name": "ALLOW_BREAKING_MIGRATIONS", "value": "true", "type": "PLAINTEXT"}]})
-    stub.add_response("batch_get_builds", {"builds": [{"id": "m:1", "buildStatus": "SUCCEEDED"}]}, {"ids": ["m:1"]})
+        "projectName": MIGRATE, "imageOverride": f"{URI}:{NEW}",
+        "imagePullCredentialsTypeOverride": "SERVICE_ROLE",
+        "environmentVariablesOverride": [{"name": "ALLOW_BREAKING_MIGRATIONS", "value": "true",
+                                          "type": "PLAINTEXT"}]})
+    stub.add_response("batch_get_builds", {"builds": [{"id": "m:1", "buildStatus": "SUCCEEDED"}]},
+                      {"ids": ["m:1"]})
     with stub:
         outcome = run(codebuild, None, project=MIGRATE, image=f"{URI}:{NEW}", allow_breaking=True, timeout=10,
                       out=io.StringIO())
@@ -425,15 +437,16 @@ def test_a_second_deploy_is_refused_by_the_lock_and_a_stale_lock_is_broken_on_pu
         with pytest.raises(UserError) as refused:
             worker.deploy(version=NEW, image=f"{URI}:{NEW}", dockerrun={}, by=BY)
         beanstalk.stub.assert_no_pending_responses()  # not one Beanstalk call
-    assert str(refused.value).startswith(f"production is being deployed by ci (build 7), since 20")
+    assert str(refused.value).startswith("production is being deployed by ci (build 7), since 20")
     assert str(refused.value).endswith(f"(deploy {OLD}): nothing was done. Wait until it ends (invoke status "
-                                       f"--env production); if that deploy was killed and left its lock, break "
-                                       f"it: --break-lock.")
+                                       f"--env production); if that deploy was killed and left its lock, "
+                                       f"break it: --break-lock.")
     assert migration_builds(account) == [] and deploys(account) == []
 
     # A deploy killed while holding the lock leaves it behind: refused, until broken on purpose.
-    dynamodb.put_item(TableName=TABLE, Item={**history.key("production", history.LOCK), "Who": {"S": "killed"},
-                                             "Since": {"S": "2026-11-29T10:00:00Z"}, "Token": {"S": "t"}})
+    dynamodb.put_item(TableName=TABLE, Item={**history.key("production", history.LOCK),
+                                             "Who": {"S": "killed"}, "Since": {"S": "2026-11-29T10:00:00Z"},
+                                             "Token": {"S": "t"}})
     beanstalk = Beanstalk()
     worker, _ = deployer(account, beanstalk, balancer)
     with pytest.raises(UserError, match="being deployed by killed, since 2026-11-29T10:00:00Z"):
@@ -445,7 +458,8 @@ def test_a_second_deploy_is_refused_by_the_lock_and_a_stale_lock_is_broken_on_pu
         beanstalk.poll(READY_NEW, READY_NEW)
         beanstalk.metrics(10, 0)
     worker, out = deployer(account, beanstalk, balancer)
-    worker.deploy(version=NEW, image=f"{URI}:{NEW}", dockerrun=dockerrun(f"{URI}:{NEW}"), by=BY, break_lock=True)
+    worker.deploy(version=NEW, image=f"{URI}:{NEW}", dockerrun=dockerrun(f"{URI}:{NEW}"), by=BY,
+                  break_lock=True)
     beanstalk.stub.assert_no_pending_responses()
     assert "broke the deploy lock of production held by killed, since 2026-11-29T10:00:00Z" in out.getvalue()
     assert deploys(account)[0].outcome == "succeeded"
@@ -458,16 +472,16 @@ def test_an_environment_busy_with_another_change_is_refused_before_anything(acco
     with pytest.raises(UserError) as refused:
         worker.deploy(version=NEW, image=f"{URI}:{NEW}", dockerrun={}, by=BY)
     beanstalk.stub.assert_no_pending_responses()  # no version registered, nothing updated
-    assert str(refused.value) == ("the worker environment is Updating: another change is under way (a deploy, a "
-                                  "configuration update). Wait until it ends (invoke status --env production), "
-                                  "then run this again. Nothing was done.")
+    assert str(refused.value) == ("the worker environment is Updating: another change is under way "
+                                  "(a deploy, a configuration update). Wait until it ends (invoke status "
+                                  "--env production), then run this again. Nothing was done.")
     assert migration_builds(account) == [] and deploys(account) == []
     assert history.holder(account["dynamodb"], TABLE, "production") is None
 
 
 def test_an_image_tag_missing_from_ecr_is_refused(account):
-    with pytest.raises(UserError, match=f"The image {REPOSITORY_NAME}:feedfacecafe is not in ECR: nothing was "
-                                        f"deployed. Push it first"):
+    with pytest.raises(UserError, match=f"The image {REPOSITORY_NAME}:feedfacecafe is not in ECR: nothing "
+                                        f"was deployed. Push it first"):
         require_image(account["ecr"], target("http://unused"), "feedfacecafe")
     assert require_image(account["ecr"], target("http://unused"), NEW) == f"{URI}:{NEW}"
 
@@ -528,7 +542,8 @@ def test_status_shows_the_url_each_role_the_lock_and_the_last_deploys(account):
     record = history.start(dynamodb, TABLE, "production", action="deploy", version=NEW, by=BY)
     history.finish(dynamodb, TABLE, "production", record, "rolled back", "5xx in the bake time")
     beanstalk = Beanstalk()
-    beanstalk.environments(("Ready", "Green", OLD, {"Ok": 2}), ("Ready", "Yellow", OLD, {"Ok": 1, "Warning": 1}))
+    beanstalk.environments(("Ready", "Green", OLD, {"Ok": 2}),
+                           ("Ready", "Yellow", OLD, {"Ok": 1, "Warning": 1}))
     with history.locked(dynamodb, TABLE, "production", by="ci (build 9)", action=f"deploy {NEW}"):
         shown = status(beanstalk.client, dynamodb, target("http://little.example"), "production")
     beanstalk.stub.assert_no_pending_responses()
@@ -536,7 +551,8 @@ def test_status_shows_the_url_each_role_the_lock_and_the_last_deploys(account):
     assert lines[0] == f"production ({APP}): http://little.example"
     assert lines[1] == f"  web Ready, Green (Ok), version {OLD}, instances: 2 ok"
     assert lines[2] == f"  worker Ready, Yellow (Warning), version {OLD}, instances: 1 ok, 1 warning"
-    assert lines[3].startswith("  lock: held by ci (build 9), since 20") and lines[3].endswith(f"(deploy {NEW})")
+    assert (lines[3].startswith("  lock: held by ci (build 9), since 20")
+            and lines[3].endswith(f"(deploy {NEW})"))
     assert lines[4] == "last deploys:"
     assert lines[5].startswith(f"  {record.started} deploy {NEW} by {BY} -> rolled back at 20")
     assert lines[5].endswith(": 5xx in the bake time")
@@ -550,8 +566,8 @@ def invoke_deploy(*arguments, env, cwd=None):
 
     from ops.testing import REPOSITORY
 
-    return subprocess.run([sys.executable, "-m", "invoke", "deploy", *arguments], cwd=cwd or REPOSITORY, env=env,
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return subprocess.run([sys.executable, "-m", "invoke", "deploy", *arguments], cwd=cwd or REPOSITORY,
+                          env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 
 def test_an_uncommitted_tree_is_refused_before_anything(aws, tmp_path):
@@ -566,8 +582,8 @@ def test_an_uncommitted_tree_is_refused_before_anything(aws, tmp_path):
     result = invoke_deploy("--env", "production", env=aws, cwd=clone)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "error: The tree has uncommitted changes, and a deploy ships a commit: commit them (or stash them), then "
-        "deploy; or deploy an image already pushed with --image TAG. Nothing was done.")
+        "error: The tree has uncommitted changes, and a deploy ships a commit: commit them (or stash them), "
+        "then deploy; or deploy an image already pushed with --image TAG. Nothing was done.")
     assert result.stdout == ""
 
 
@@ -580,7 +596,8 @@ def stack_with_repository() -> None:
     template = {"Resources": {"Images": {"Type": "AWS::ECR::Repository",
                                          "Properties": {"RepositoryName": REPOSITORY_NAME}}},
                 "Outputs": {output: {"Value": names[field]} for field, output in OUTPUTS.items()}}
-    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=APP, TemplateBody=json.dumps(template))
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=APP,
+                                                                    TemplateBody=json.dumps(template))
 
 
 def test_a_tag_missing_from_ecr_is_refused_by_the_task(aws):
