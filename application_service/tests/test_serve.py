@@ -41,6 +41,11 @@ def test_page_counter_and_probes(server):
     # The version that answered, for a deploy's gate behind a load balancer.
     assert ready.json()["version"] == "0123456789ab"
     assert alive.headers["X-App-Version"] == ready.headers["X-App-Version"] == "0123456789ab"
+    # ... as the deploy's gate reads it
+    from ops.aws.deploy import read_version
+    from ops.aws.rollout import Answer
+
+    assert read_version(server.url("/"), timeout=5) == Answer(200, "0123456789ab")
     checks = ready.json()["checks"]
     assert checks["database"] == {"ok": True, "detail": "mysql"}
     assert checks["cache"] == {"ok": True, "detail": "redis"}

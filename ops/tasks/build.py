@@ -26,10 +26,11 @@ from ops.tasks import from_checkout, task
                      "a build secret, never in a layer",
         "no_cache": "rebuild every layer",
         "artifact": "with --push: where to write Elastic Beanstalk's Dockerrun.aws.json",
+        "region": "with --push: the AWS region of the repository (default: AWS_REGION, the AWS profile's)",
     }
 )
 def image(c, push=False, name=None, repository=None, base_image=None, pip_config=None,
-          ca_bundle=None, no_cache=False, artifact=None):
+          ca_bundle=None, no_cache=False, artifact=None, region=None):
     """Build the image, tagged with the git sha; --push sends it to ECR."""
     images = from_checkout("ops.images", "build")
     revision = images.revision()
@@ -47,7 +48,7 @@ def image(c, push=False, name=None, repository=None, base_image=None, pip_config
         if push:
             import boto3
 
-            pushed = images.push(c, engine, boto3.client("ecr"), image=options.reference,
+            pushed = images.push(c, engine, boto3.client("ecr", region_name=region), image=options.reference,
                                  repository=repository or c.config.docker.repository, tag=revision.tag)
             path = images.write_artifact(pushed, REPOSITORY / (artifact or c.config.docker.artifact))
             print(f"pushed {pushed}; deployment artifact {path}", flush=True)

@@ -33,7 +33,7 @@ def deployer(c, settings, account, found):
     return deploy.Deployer(clients, found, settings.env, options=deploy.Options.from_config(c.config.deploy))
 
 
-@task(help={
+@task(auto_shortflags=False, help={
     "env": DEPLOY_ENV_HELP,
     "image": "deploy this image tag, already in ECR (the pipeline: the commit's tag), instead of building "
              "and pushing the checked-out commit",
@@ -56,7 +56,7 @@ def deploy(c, env=None, image=None, allow_breaking_migrations=False, break_lock=
     if not image:
         from ops.tasks.build import image as build_image
 
-        build_image(c, push=True, repository=found.repository)
+        build_image(c, push=True, repository=found.repository, region=settings.region)
         image = images.revision().tag
     with session.aws_errors(f"Deploying to {settings.stack_name}"):
         worker = deployer(c, settings, account, found)
@@ -67,7 +67,7 @@ def deploy(c, env=None, image=None, allow_breaking_migrations=False, break_lock=
                       by=history.who(), allow_breaking=allow_breaking_migrations, break_lock=break_lock)
 
 
-@task(help={
+@task(auto_shortflags=False, help={
     "env": DEPLOY_ENV_HELP,
     "to": "the application version to roll back to (default: the last one a deploy left serving "
           "before the current one)",
