@@ -30,6 +30,14 @@ def migrate() -> list[str]:
     return manage("migrate", "--noinput")
 
 
+def lint_migrations() -> list[str]:
+    """django-migration-linter on the migrations this database has not applied yet (the analyser
+    follows the database's engine: mysql, sqlite). No cache: it would live in the user's cache
+    directory, which the image's user may not write, and a one-off run gains nothing from it.
+    The applied migrations' IGNORE lines are left out."""
+    return manage("lintmigrations", "--unapplied-migrations", "--no-cache", "--quiet", "ignore")
+
+
 def runserver(address: str) -> list[str]:
     return manage("runserver", address)
 

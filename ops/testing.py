@@ -47,10 +47,11 @@ def strict() -> bool:
 
 
 def invoke(*arguments: str, env: dict[str, str] | None = None, timeout: float = 120,
-           check: bool = False) -> subprocess.CompletedProcess:
-    """Run `invoke ARGS` from the repository, as a user would, capturing its output."""
+           check: bool = False, cwd: Path = REPOSITORY) -> subprocess.CompletedProcess:
+    """Run `invoke ARGS` from the repository (or a copy of it, `cwd`), as a user would, capturing
+    its output."""
     result = subprocess.run(
-        [sys.executable, "-m", "invoke", *arguments], cwd=REPOSITORY, env=env or dict(os.environ),
+        [sys.executable, "-m", "invoke", *arguments], cwd=cwd, env=env or dict(os.environ),
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
     if check and result.returncode != 0:

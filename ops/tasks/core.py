@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shlex
+import sys
 
 from invoke import Exit
 
-from ops import backing_services, commands, locks
+from ops import backing_services, commands, locks, migration_lint
 from ops.backing_services import django_environment
 from ops.doctor import examine, report
 from ops.envvars import REPOSITORY, deploy_check_environment, resolve, superuser_environment
@@ -42,10 +43,23 @@ def manage(c, command, env=None):
     replace_process(commands.manage_line(command), django_environment(env))
 
 
-@task(help={"env": ENV_HELP})
-def migrate(c, env=None):
-    """Apply database migrations."""
-    run(c, commands.migrate(), django_environment(env, database=True))
+@task(
+    help={
+        "env": ENV_HELP,
+        "lint": "first lint the migrations this database has not applied yet, and refuse (migrating "
+                "nothing) when one would break the version still serving (the deploy's migrations)",
+        "allow_breaking": "lint, then apply backward-incompatible migrations anyway, with a warning",
+    }
+)
+def migrate(c, env=None, lint=False, allow_breaking=False):
+    """Apply database migrations (--lint: refuse backward-incompatible ones first)."""
+    environment = django_environment(env, database=True)
+    if lint or allow_breaking:
+        linted = run(c, commands.lint_migrations(), environment, warn=True)
+        warning = migration_lint.verdict(linted.exited, linted.stdout, allow_breaking=allow_breaking)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
+    run(c, commands.migrate(), environment)
 
 
 @task(

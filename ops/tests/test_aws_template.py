@@ -418,10 +418,12 @@ def test_the_pipeline_builds_from_the_connection_and_the_build_can_push():
 def test_the_pipelines_deploy_stage_runs_the_deploy_task_not_beanstalks_deploy_action():
     stages = {stage["Name"]: stage for stage in resource("Pipeline")["Properties"]["Stages"]}
     [action] = stages["Deploy"]["Actions"]
-    assert action["ActionTypeId"] == {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"}
+    assert action["ActionTypeId"] == {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild",
+                                      "Version": "1"}
     assert action["Configuration"] == {"ProjectName": {"Ref": "DeployProject"}}
     assert action["InputArtifacts"] == [{"Name": "Source"}]
-    providers = {action["ActionTypeId"]["Provider"] for stage in stages.values() for action in stage["Actions"]}
+    providers = {action["ActionTypeId"]["Provider"]
+                 for stage in stages.values() for action in stage["Actions"]}
     assert "ElasticBeanstalk" not in providers
     project = resource("DeployProject")
     assert project["Condition"] == "HasSourceConnection"
@@ -430,14 +432,14 @@ def test_the_pipelines_deploy_stage_runs_the_deploy_task_not_beanstalks_deploy_a
     role = resource("DeployRole")["Properties"]
     assert role["ManagedPolicyArns"] == [
         {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess-AWSElasticBeanstalk"}]
-    statements = {statement["Sid"]: statement for statement in role["Policies"][0]["PolicyDocument"]["Statement"]}
-    assert statements["Migrations"]["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/${MigrateProject}"}
+    statements = {statement["Sid"]: statement
+                  for statement in role["Policies"][0]["PolicyDocument"]["Statement"]}
+    project_arn = "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/"
+    assert statements["Migrations"]["Resource"] == {"Fn::Sub": project_arn + "${MigrateProject}"}
     assert statements["Locks"]["Resource"] == {"Fn::GetAtt": ["DeployTable", "Arn"]}
     started = resource("PipelineRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     [build] = [statement for statement in started if statement["Sid"] == "Build"]
-    assert {"Fn::Sub": "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/${DeployProject}"} \
-        in build["Resource"]
+    assert {"Fn::Sub": project_arn + "${DeployProject}"} in build["Resource"]
 
 
 def test_the_migrations_run_with_the_new_image_inside_the_vpc_and_read_secrets_from_aws():

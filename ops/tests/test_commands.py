@@ -44,6 +44,12 @@ def test_lint_commands():
     assert commands.makemigrations_check()[2:] == ["makemigrations", "--check", "--dry-run"]
 
 
+def test_migrate_commands():
+    assert commands.migrate()[2:] == ["migrate", "--noinput"]
+    assert commands.lint_migrations() == [PYTHON, commands.MANAGE, "lintmigrations",
+                                          "--unapplied-migrations", "--no-cache", "--quiet", "ignore"]
+
+
 def test_celery_worker_and_beat_commands():
     worker = commands.celery_worker(concurrency=2, queues="default,slow", beat=True)
     assert worker[:4] == [PYTHON, "-m", "celery", "--app"]

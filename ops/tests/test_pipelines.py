@@ -356,8 +356,8 @@ def test_circleci_test_job_has_what_the_suite_needs_that_is_not_python():
     ("logs", ["--env", "--follow", "--since", "--role", "--region"]),
 ])
 def test_the_deploy_tasks_explain_themselves(name, options):
-    result = subprocess.run([sys.executable, "-m", "invoke", name, "--help"], cwd=REPOSITORY, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "invoke", name, "--help"], cwd=REPOSITORY,
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     for option in options:
         assert option in result.stdout, option

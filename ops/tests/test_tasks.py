@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from invoke import Config, Context, MockContext, Result
+from invoke import Config, Context, Exit, MockContext, Result
 
 import tasks
 from ops.tasks import core
@@ -141,6 +141,53 @@ def test_migrate_runs_manage_migrate_in_the_environment(monkeypatch, tmp_path):
     command = c.run.call_args.args[0]
     assert command.endswith("application_service/manage.py migrate --noinput")
     assert c.run.call_args.kwargs["env"]["DJANGO_SETTINGS_MODULE"] == "application_service.environments.local"
+
+
+LINTED_CLEAN = "(accounts, 0002_user_nickname)... OK\n*** Summary ***\n"
+LINTED_BREAKING = ("(accounts, 0002_remove_user_last_name)... ERR\n"
+                   "\tDROPPING columns (table: accounts_user, column: last_name)\n*** Summary ***\n")
+
+
+def linting_context(monkeypatch, tmp_path, linted: Result) -> MockContext:
+    """A MockContext whose lintmigrations prints `linted` and whose migrate succeeds."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    return MockContext(run={re.compile(r".*manage\.py lintmigrations .*"): linted,
+                            re.compile(r".*manage\.py migrate --noinput$"): Result("")})
+
+
+def ran(c: MockContext) -> list[str]:
+    """The manage.py command lines run, in order."""
+    return [call.args[0].split("manage.py ", 1)[1] for call in c.run.call_args_list]
+
+
+def test_migrate_with_lint_lints_the_unapplied_migrations_first(monkeypatch, tmp_path):
+    c = linting_context(monkeypatch, tmp_path, Result(LINTED_CLEAN))
+    core.migrate(c, env="local", lint=True)
+    assert ran(c) == ["lintmigrations --unapplied-migrations --no-cache --quiet ignore", "migrate --noinput"]
+    assert c.run.call_args_list[0].kwargs["warn"] is True  # its exit code is read, not raised
+
+
+def test_migrate_with_lint_refuses_a_breaking_migration_and_migrates_nothing(monkeypatch, tmp_path):
+    c = linting_context(monkeypatch, tmp_path, Result(LINTED_BREAKING, exited=1))
+    with pytest.raises(Exit, match="^error: Nothing was migrated: this migration") as refused:
+        core.migrate(c, env="local", lint=True)
+    assert "accounts.0002_remove_user_last_name (DROPPING columns" in str(refused.value.message)
+    assert [command.split()[0] for command in ran(c)] == ["lintmigrations"]
+
+
+def test_migrate_allow_breaking_warns_then_migrates(monkeypatch, tmp_path, capsys):
+    c = linting_context(monkeypatch, tmp_path, Result(LINTED_BREAKING, exited=1))
+    core.migrate(c, env="local", lint=True, allow_breaking=True)
+    assert [command.split()[0] for command in ran(c)] == ["lintmigrations", "migrate"]
+    assert capsys.readouterr().err.startswith(
+        "warning: applying backward-incompatible migrations (--allow-breaking): "
+        "accounts.0002_remove_user_last_name")
+
+
+def test_migrate_without_lint_runs_no_linter(monkeypatch, tmp_path):
+    c = linting_context(monkeypatch, tmp_path, Result(LINTED_BREAKING, exited=1))
+    core.migrate(c, env="local")
+    assert ran(c) == ["migrate --noinput"]
 
 
 def test_lint_checks_deploy_under_production_with_stand_ins_only_for_missing(monkeypatch):

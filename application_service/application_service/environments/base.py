@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us: no CDN, works offline
+    # lintmigrations, which `invoke migrate --lint` runs before migrating (it also wraps
+    # makemigrations: linting only with --lint).
+    "django_migration_linter",
     # The platform's app: the user model, the login page, API tokens.
     "accounts",
     # The sample app (the counter page, the messages API and their jobs): delete it, its line
