@@ -9,11 +9,12 @@ environments were touched rolls both back to the version each ran before, by its
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -264,6 +265,17 @@ class Deployer:
         self.update(versions, states)
         return self.gate(versions, since, started, bake=False, events_fail=False, what="rollback").failure
 
+    @contextlib.contextmanager
+    def interruptible(self, record: history.Record, what: str) -> Iterator[None]:
+        """Ctrl-C stops the following, not what Beanstalk or CodeBuild started: say so, and record it."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            history.finish(self.clients.dynamodb, self.target.deploy_table, self.env, record, "interrupted")
+            raise DeployFailed(f"Interrupted: {what} is no longer followed here, and what AWS started goes "
+                               f"on. Look at invoke status --env {self.env}; invoke rollback --env "
+                               f"{self.env} goes back once it has settled.") from None
+
     def deploy(self, *, version: str, image: str, dockerrun: dict, by: str, allow_breaking: bool = False,
                break_lock: bool = False) -> None:
         """Deploy `version` (the image `image`, described by `dockerrun`); DeployFailed when it did
@@ -283,43 +295,46 @@ class Deployer:
             self.say(f"version {version}: {'registered' if registered else 'already registered'}")
             record = history.start(clients.dynamodb, target.deploy_table, self.env, action="deploy",
                                    version=version, by=by)
-            outcome = migrations.run(clients.codebuild, clients.logs, project=target.migrate_project,
-                                     image=image, allow_breaking=allow_breaking,
-                                     timeout=self.options.migrate_timeout, interval=self.options.interval,
-                                     out=self.out, clock=self.clock, sleep=self.sleep)
-            if not outcome.succeeded:
-                serving = ", ".join(f"{role} still runs {running or 'no version'}"
-                                    for role, running in previous.items())
-                what = (f"did not finish within {self.options.migrate_timeout:g}s (it goes on in CodeBuild)"
-                        if outcome.status == "RUNNING" else f"ended {outcome.status}")
+            with self.interruptible(record, f"the deploy of {version}"):
+                outcome = migrations.run(clients.codebuild, clients.logs, project=target.migrate_project,
+                                         image=image, allow_breaking=allow_breaking,
+                                         timeout=self.options.migrate_timeout, interval=self.options.interval,
+                                         out=self.out, clock=self.clock, sleep=self.sleep)
+                if not outcome.succeeded:
+                    serving = ", ".join(f"{role} still runs {running or 'no version'}"
+                                        for role, running in previous.items())
+                    what = (f"did not finish within {self.options.migrate_timeout:g}s "
+                            "(it goes on in CodeBuild)"
+                            if outcome.status == "RUNNING" else f"ended {outcome.status}")
+                    history.finish(clients.dynamodb, target.deploy_table, self.env, record, "failed",
+                                   f"migrations {what}")
+                    log = "".join(f"\n  | {line}" for line in outcome.log)
+                    raise DeployFailed(
+                        f"The migrations of {version} {what} (build {outcome.build_id}); nothing was rolled "
+                        f"out: "
+                        f"{serving}. Read the run's log with invoke logs --env {self.env} --role migrate."
+                        + (f" Its last lines:{log}" if log else ""))
+                self.say("migrations: done")
+                self.update({role: version for role in previous}, states)
+                verdict = self.gate({role: version for role in previous}, since, started)
+                if verdict.done:
+                    history.finish(clients.dynamodb, target.deploy_table, self.env, record, "succeeded")
+                    self.say(f"deployed {version} to {self.env} in {elapsed(self.clock() - started)}")
+                    return
+                self.say(f"failed: {verdict.failure}; rolling back")
+                problem = self.restore(previous, since, started)
+                back = ", ".join(f"{role} {version}" for role, version in previous.items())
+                reason = (verdict.failure or "").rstrip(".")
+                if problem is None:
+                    history.finish(clients.dynamodb, target.deploy_table, self.env, record, "rolled back",
+                                   verdict.failure or "")
+                    raise DeployFailed(f"The deploy of {version} failed: {reason}. It was rolled back: "
+                                       f"{back}, healthy again.")
                 history.finish(clients.dynamodb, target.deploy_table, self.env, record, "failed",
-                               f"migrations {what}")
-                log = "".join(f"\n  | {line}" for line in outcome.log)
-                raise DeployFailed(
-                    f"The migrations of {version} {what} (build {outcome.build_id}); nothing was rolled out: "
-                    f"{serving}. Read the run's log with invoke logs --env {self.env} --role migrate."
-                    + (f" Its last lines:{log}" if log else ""))
-            self.say("migrations: done")
-            self.update({role: version for role in previous}, states)
-            verdict = self.gate({role: version for role in previous}, since, started)
-            if verdict.done:
-                history.finish(clients.dynamodb, target.deploy_table, self.env, record, "succeeded")
-                self.say(f"deployed {version} to {self.env} in {elapsed(self.clock() - started)}")
-                return
-            self.say(f"failed: {verdict.failure}; rolling back")
-            problem = self.restore(previous, since, started)
-            back = ", ".join(f"{role} {version}" for role, version in previous.items())
-            reason = (verdict.failure or "").rstrip(".")
-            if problem is None:
-                history.finish(clients.dynamodb, target.deploy_table, self.env, record, "rolled back",
-                               verdict.failure or "")
-                raise DeployFailed(f"The deploy of {version} failed: {reason}. It was rolled back: "
-                                   f"{back}, healthy again.")
-            history.finish(clients.dynamodb, target.deploy_table, self.env, record, "failed",
-                           f"{verdict.failure}; rollback: {problem}")
-            raise DeployFailed(f"The deploy of {version} failed: {reason}. The rollback to {back} "
-                               f"failed too: {problem}. Look at invoke status --env {self.env} and the "
-                               f"environments' events in the Beanstalk console.")
+                               f"{verdict.failure}; rollback: {problem}")
+                raise DeployFailed(f"The deploy of {version} failed: {reason}. The rollback to {back} "
+                                   f"failed too: {problem}. Look at invoke status --env {self.env} and the "
+                                   f"environments' events in the Beanstalk console.")
 
     def rollback(self, *, to: str | None, by: str, break_lock: bool = False) -> str:
         """Roll both environments to `to` (default: the last version a deploy left serving before
@@ -345,16 +360,17 @@ class Deployer:
                      f"(web runs {current['web']}, worker {current['worker']})")
             record = history.start(clients.dynamodb, target.deploy_table, self.env, action="rollback",
                                    version=version, by=by)
-            versions = {role: version for role in current}
-            self.update(versions, states)
-            verdict = self.gate(versions, since, started)
-            if verdict.failure:
-                history.finish(clients.dynamodb, target.deploy_table, self.env, record, "failed",
-                               verdict.failure)
-                reason = verdict.failure.rstrip(".")
-                raise DeployFailed(f"The rollback to {version} failed: {reason}. Look at "
-                                   f"invoke status --env {self.env}; roll on to a version that works with "
-                                   f"invoke rollback --to.")
-            history.finish(clients.dynamodb, target.deploy_table, self.env, record, "succeeded")
-            self.say(f"rolled {self.env} back to {version} in {elapsed(self.clock() - started)}")
-            return version
+            with self.interruptible(record, f"the rollback to {version}"):
+                versions = {role: version for role in current}
+                self.update(versions, states)
+                verdict = self.gate(versions, since, started)
+                if verdict.failure:
+                    history.finish(clients.dynamodb, target.deploy_table, self.env, record, "failed",
+                                   verdict.failure)
+                    reason = verdict.failure.rstrip(".")
+                    raise DeployFailed(f"The rollback to {version} failed: {reason}. Look at "
+                                       f"invoke status --env {self.env}; roll on to a version that works "
+                                       f"with invoke rollback --to.")
+                history.finish(clients.dynamodb, target.deploy_table, self.env, record, "succeeded")
+                self.say(f"rolled {self.env} back to {version} in {elapsed(self.clock() - started)}")
+                return version

@@ -373,41 +373,68 @@ def test_5xx_in_the_bake_time_is_rolled_back(account, balancer):
     assert deploys(account)[0].outcome == "rolled back"
 
 
-def test_a_failed_migration_rolls_nothing_out_and_says_so(account, balancer):
-    beanstalk = Beanstalk()
-    start_of_deploy(beanstalk)
-    # CodeBuild scripted (moto's builds always succeed); its log is in moto's CloudWatch Logs.
+BUILD_ID = f"{MIGRATE}:0f0e0d0c"
+
+
+def failing_migrations(account, *messages: str):
+    """A CodeBuild client whose migrations run fails, scripted (moto's builds always succeed); the
+    run's log, `messages`, in moto's CloudWatch Logs."""
     codebuild = boto3.client("codebuild", region_name=REGION)
     stub = Stubber(codebuild)
-    build_id = f"{MIGRATE}:0f0e0d0c"
-    stub.add_response("start_build", {"build": {"id": build_id, "buildStatus": "IN_PROGRESS"}}, {
+    stub.add_response("start_build", {"build": {"id": BUILD_ID, "buildStatus": "IN_PROGRESS"}}, {
         "projectName": MIGRATE, "imageOverride": f"{URI}:{NEW}",
         "imagePullCredentialsTypeOverride": "SERVICE_ROLE", "environmentVariablesOverride": []})
-    stub.add_response("batch_get_builds", {"builds": [{"id": build_id, "buildStatus": "IN_PROGRESS",
-                                                       "currentPhase": "BUILD"}]}, {"ids": [build_id]})
+    stub.add_response("batch_get_builds", {"builds": [{"id": BUILD_ID, "buildStatus": "IN_PROGRESS",
+                                                       "currentPhase": "BUILD"}]}, {"ids": [BUILD_ID]})
     logs = {"groupName": f"/aws/codebuild/{MIGRATE}", "streamName": "0f0e0d0c"}
-    stub.add_response("batch_get_builds", {"builds": [{"id": build_id, "buildStatus": "FAILED",
+    stub.add_response("batch_get_builds", {"builds": [{"id": BUILD_ID, "buildStatus": "FAILED",
                                                        "currentPhase": "COMPLETED", "logs": logs}]},
-                      {"ids": [build_id]})
+                      {"ids": [BUILD_ID]})
     stub.activate()
     account["logs"].create_log_stream(logGroupName=logs["groupName"], logStreamName=logs["streamName"])
     now = int(datetime.now(UTC).timestamp() * 1000)
-    log_events = [{"timestamp": now, "message": "Applying application.0007_counter_note..."},
-                  {"timestamp": now + 1,
-                   "message": "django.db.utils.OperationalError: (1054, \"Unknown column 'x'\")"}]
     account["logs"].put_log_events(logGroupName=logs["groupName"], logStreamName=logs["streamName"],
-                                   logEvents=log_events)
+                                   logEvents=[{"timestamp": now + index, "message": message}
+                                              for index, message in enumerate(messages)])
+    return codebuild, stub
+
+
+def test_a_failed_migration_rolls_nothing_out_and_says_so(account, balancer):
+    beanstalk = Beanstalk()
+    start_of_deploy(beanstalk)
+    codebuild, stub = failing_migrations(
+        account, "Applying application.0007_counter_note...",
+        "django.db.utils.OperationalError: (1054, \"Unknown column 'x'\")")
 
     out, error = run_deploy(account, beanstalk, balancer, codebuild=codebuild)
 
     stub.assert_no_pending_responses()
-    assert error.startswith(f"The migrations of {NEW} ended FAILED (build {build_id}); nothing was rolled "
+    assert error.startswith(f"The migrations of {NEW} ended FAILED (build {BUILD_ID}); nothing was rolled "
                             f"out: web still runs {OLD}, worker still runs {OLD}.")
     assert error.endswith("Its last lines:\n  | Applying application.0007_counter_note...\n"
                           "  | django.db.utils.OperationalError: (1054, \"Unknown column 'x'\")")
     assert "updating" not in out  # no update_environment was scripted, and none was made
     assert "migrations: build" in out and "migrations: build\n" in out  # the phase, as it went
     assert deploys(account)[0].outcome == "failed"
+
+
+def test_a_breaking_migration_refused_by_the_migrations_run_ends_the_deploy_before_any_rollout(
+        account, balancer):
+    """The run's `invoke migrate --lint` refused (ops/tests/test_migration_lint.py tries that on
+    MariaDB): the deploy shows why, and nothing is updated."""
+    beanstalk = Beanstalk()
+    start_of_deploy(beanstalk)
+    refusal = ("error: Nothing was migrated: this migration, not yet applied to this database, would break "
+               "the version still serving while it runs")
+    codebuild, stub = failing_migrations(account, "  accounts.0002_remove_user_last_name (DROPPING columns)",
+                                         refusal)
+
+    out, error = run_deploy(account, beanstalk, balancer, codebuild=codebuild)
+
+    stub.assert_no_pending_responses()
+    assert "nothing was rolled out: web still runs" in error and error.endswith(refusal)
+    assert "updating" not in out
+    assert history.holder(account["dynamodb"], TABLE, "production") is None
 
 
 def test_allow_breaking_migrations_is_handed_to_the_migrations_run():
@@ -619,3 +646,25 @@ def test_a_deploy_with_nowhere_to_go_says_so(aws, arguments, message):
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {message}")
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_following_says_what_goes_on_and_lets_the_lock_go(account, balancer):
+    beanstalk = Beanstalk()
+    start_of_deploy(beanstalk)
+    beanstalk.update(WEB, NEW)
+    beanstalk.update(WORKER, NEW)
+    beanstalk.poll(UPDATING, UPDATING)
+    worker, out = deployer(account, beanstalk, balancer)
+
+    def interrupted(seconds):
+        raise KeyboardInterrupt
+
+    worker.sleep = interrupted
+    with pytest.raises(DeployFailed) as stopped:
+        worker.deploy(version=NEW, image=f"{URI}:{NEW}", dockerrun=dockerrun(f"{URI}:{NEW}"), by=BY)
+    beanstalk.stub.assert_no_pending_responses()
+    assert str(stopped.value) == (
+        f"Interrupted: the deploy of {NEW} is no longer followed here, and what AWS started goes on. Look at "
+        "invoke status --env production; invoke rollback --env production goes back once it has settled.")
+    assert deploys(account)[0].outcome == "interrupted"
+    assert history.holder(account["dynamodb"], TABLE, "production") is None
