@@ -86,6 +86,7 @@ DEPLOY_CHECK_STAND_INS = {
     "ALLOWED_HOSTS": "service.example.com",
     "DATABASE_URL": "mysql://lint@127.0.0.1:3306/lint",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "NUM_PROXIES": "1",
 }
 
 

@@ -131,7 +131,7 @@ def test_production_settings_refuse_to_start_naming_what_is_missing():
     result = subprocess.run([sys.executable, str(REPOSITORY / "application_service" / "manage.py"),
                              "check"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "SECRET_KEY, DATABASE_URL, REDIS_URL are not set" in result.stderr
+    assert "SECRET_KEY, DATABASE_URL, REDIS_URL, NUM_PROXIES are not set" in result.stderr
     assert "Traceback" not in result.stderr
 
 

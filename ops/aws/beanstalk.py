@@ -10,11 +10,15 @@ import io
 import json
 import zipfile
 from datetime import datetime
+from pathlib import Path
 
 from ops.aws.rollout import EnvironmentState, Event
+from ops.envvars import REPOSITORY
 from ops.errors import UserError
 
 ARTIFACT_NAME = "Dockerrun.aws.json"
+# The platform's own configuration, bundled with every version as .platform/ (its nginx).
+PLATFORM = REPOSITORY / "aws" / "platform"
 
 
 def describe(eb, environments: dict[str, str]) -> list[EnvironmentState]:
@@ -56,11 +60,15 @@ def application_metrics(eb, environment: str) -> tuple[int, int]:
     return int(metrics.get("RequestCount", 0)), int(metrics.get("StatusCodes", {}).get("Status5xx", 0))
 
 
-def bundle(dockerrun: dict) -> bytes:
-    """The application version's source bundle: a zip holding Dockerrun.aws.json at its root."""
+def bundle(dockerrun: dict, platform: Path = PLATFORM) -> bytes:
+    """The application version's source bundle: a zip holding Dockerrun.aws.json at its root and
+    aws/platform/ as .platform/ (the instances' nginx configuration)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(ARTIFACT_NAME, json.dumps(dockerrun, indent=2) + "\n")
+        for path in sorted(platform.rglob("*")):
+            if path.is_file():
+                archive.write(path, f".platform/{path.relative_to(platform).as_posix()}")
     return buffer.getvalue()
 
 

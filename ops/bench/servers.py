@@ -45,7 +45,7 @@ def bench_environment(settings: Settings, run_id: str, base: dict[str, str] | No
     """Production, with stand-ins for its secrets, the bench database and this run's Redis keys."""
     prefix = key_prefix(run_id)
     return resolve("production", base).with_variables(
-        SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="127.0.0.1",
+        SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="127.0.0.1", NUM_PROXIES="0",
         DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, CELERY_BROKER_URL="",
         CACHE_KEY_PREFIX=f"{prefix}cache", CELERY_KEY_PREFIX=prefix,
         THROTTLE_ANON_RATE=UNLIMITED_RATE, THROTTLE_USER_RATE=UNLIMITED_RATE,

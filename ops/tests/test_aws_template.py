@@ -338,7 +338,7 @@ def test_the_web_environment():
     assert settings[("aws:elbv2:loadbalancer", "SecurityGroups")] == {"Ref": "LoadBalancerSecurityGroup"}
     environment = in_namespace(settings, "aws:elasticbeanstalk:application:environment")
     assert (environment["APP_ENV"], environment["APP_ROLE"], environment["NUM_PROXIES"]) == (
-        "production", "serve", "2")
+        "production", "serve", "1")  # the load balancer; nginx adds nothing (test_nginx.py)
     assert_service_settings(settings)
 
 
@@ -358,7 +358,7 @@ def test_the_worker_environment_scales_without_a_load_balancer():
     assert instances["SecurityGroups"] == {"Ref": "WorkerSecurityGroup"}
     environment = in_namespace(settings, "aws:elasticbeanstalk:application:environment")
     assert environment["APP_ROLE"] == "celery --beat"
-    assert "NUM_PROXIES" not in environment
+    assert environment["NUM_PROXIES"] == "0"  # serves no HTTP; production requires the setting
     assert_service_settings(settings)
 
 

@@ -176,6 +176,7 @@ def production_env(service_database):
     return {
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "NUM_PROXIES": "0",  # the tests reach the container directly
         "DATABASE_URL": service_database["DATABASE_URL"],
         "REDIS_URL": service_database["REDIS_URL"],
         "SECURE_SSL_REDIRECT": "false",  # no TLS-terminating proxy in front of this test

@@ -27,10 +27,11 @@ def test_unknown_environment_is_a_user_error():
 
 
 def test_require_names_missing_production_settings():
-    with pytest.raises(UserError, match="SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL are not set"):
+    with pytest.raises(UserError, match="SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, NUM_PROXIES are "
+                                        "not set"):
         resolve("production", {}).require()
-    resolve("production", {"SECRET_KEY": "k", "ALLOWED_HOSTS": "h", "DATABASE_URL": "mysql://u@h/d",
-                           "REDIS_URL": "redis://h"}).require()
+    resolve("production", {"SECRET_KEY": "k0123456789" * 5, "ALLOWED_HOSTS": "h", "DATABASE_URL": "mysql://u@h/d",
+                           "REDIS_URL": "redis://h", "NUM_PROXIES": "1"}).require()
 
 
 def test_local_database_defaults_to_sqlite():

@@ -109,6 +109,7 @@ def database(mysql_url, redis_url):
         "APP_ENV": "production",
         "SECRET_KEY": uuid.uuid4().hex * 2,
         "ALLOWED_HOSTS": "127.0.0.1",
+        "NUM_PROXIES": "0",
         "DATABASE_URL": mysql_url + name,
         "REDIS_URL": redis_url,
     }

@@ -19,8 +19,17 @@ ENVIRONMENTS = ("local", "ci", "production")
 DEFAULT = "local"
 # Settings that an environment refuses to start without; each has no default there.
 REQUIRED = {
-    "production": ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"),
+    # NUM_PROXIES: how many proxies stand before the service (README, "Proxies"); it decides
+    # which client address the limits count and whether X-Forwarded-Proto is believed, so it is
+    # set on purpose, 0 included.
+    "production": ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "NUM_PROXIES"),
 }
+# The keys local and ci fall back to: public (they are in this repository), never production's.
+DEVELOPMENT_KEYS = {
+    "local": "local-development-key-not-for-production-use-0123456789",
+    "ci": "ci-key-for-tests-only-never-deployed-0123456789abcdef",
+}
+SECRET_KEY_LENGTH = 50  # Django's own check --deploy: at least 50 characters, 5 of them different
 
 
 class ConfigurationError(ValueError):
@@ -104,13 +113,40 @@ def missing_required(name: str, environ: Mapping[str, str] = os.environ) -> list
     return [key for key in REQUIRED.get(name, ()) if not present(key)]
 
 
+def unsafe_values(name: str, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """What is set but unfit for production: one sentence each, naming the setting and the fix."""
+    if name != "production":
+        return []
+    problems = []
+    key = (environ.get("SECRET_KEY") or "").strip()
+    if key in DEVELOPMENT_KEYS.values():
+        problems.append("SECRET_KEY is one of this template's development keys, which are public: "
+                        "generate one (python3 -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    elif key and (len(key) < SECRET_KEY_LENGTH or len(set(key)) < 5 or key.startswith("django-insecure-")):
+        problems.append(f"SECRET_KEY is too short or too plain ({len(key)} characters, {len(set(key))} "
+                        f"different): use at least {SECRET_KEY_LENGTH} random ones (python3 -c 'import "
+                        f"secrets; print(secrets.token_urlsafe(50))')")
+    hosts = [host.strip() for host in (environ.get("ALLOWED_HOSTS") or "").split(",")]
+    if "*" in hosts:
+        problems.append("ALLOWED_HOSTS=* accepts any Host header (poisoned links in password-reset "
+                        "mails, cache poisoning): name the service's domains, comma-separated")
+    proxies = (environ.get("NUM_PROXIES") or "").strip()
+    if proxies and not (proxies.isdigit() and int(proxies) <= 5):
+        problems.append(f"NUM_PROXIES={proxies} is not a number of proxies: 0 without a proxy, 1 behind "
+                        f"a load balancer, 2 behind a load balancer and a proxy that appends too")
+    return problems
+
+
 def require(name: str, environ: Mapping[str, str] = os.environ) -> None:
     missing = missing_required(name, environ)
+    problems = unsafe_values(name, environ)
+    sentences = []
     if missing:
-        raise ConfigurationError(
-            f"The {name} environment cannot start: {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not set. Set "
+        sentences.append(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set. Set "
             f"{'it' if len(missing) == 1 else 'them'} in the process environment or the "
             f"git-ignored .env (on AWS: SSM Parameter Store); env/{name}.env holds non-secret "
-            f"values only."
-        )
+            f"values only.")
+    sentences += [f"{problem}." for problem in problems]
+    if sentences:
+        raise ConfigurationError(f"The {name} environment cannot start: {' '.join(sentences)}")

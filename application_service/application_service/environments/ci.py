@@ -1,6 +1,6 @@
 """CI: MySQL and Redis are required (env/ci.env points at them); nothing falls back silently."""
 
-from application_service.environments import ConfigurationError, load
+from application_service.environments import DEVELOPMENT_KEYS, ConfigurationError, load
 
 load("ci")
 
@@ -11,6 +11,6 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.mysql":  # noqa: F405
 if not REDIS_URL:  # noqa: F405
     raise ConfigurationError("The ci environment needs Redis: set REDIS_URL=redis://...")
 
-SECRET_KEY = SECRET_KEY or "ci-key-for-tests-only-never-deployed-0123456789abcdef"  # noqa: F405
+SECRET_KEY = SECRET_KEY or DEVELOPMENT_KEYS["ci"]  # noqa: F405
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only

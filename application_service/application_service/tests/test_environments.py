@@ -43,18 +43,21 @@ def test_unknown_name_is_a_clear_error():
         environments.settings_module("staging")
 
 
+KEY = "a-production-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
 def test_production_names_every_missing_setting():
     with pytest.raises(ConfigurationError) as error:
         environments.require("production", {"ALLOWED_HOSTS": "example.com", "SECRET_KEY": " "})
-    assert "SECRET_KEY, DATABASE_URL, REDIS_URL are not set" in str(error.value)
-    environments.require("production", {"SECRET_KEY": "s", "ALLOWED_HOSTS": "h", "DATABASE_URL": "d",
-                                        "REDIS_URL": "r"})
+    assert "SECRET_KEY, DATABASE_URL, REDIS_URL, NUM_PROXIES are not set" in str(error.value)
+    environments.require("production", {"SECRET_KEY": KEY, "ALLOWED_HOSTS": "h", "DATABASE_URL": "d",
+                                        "REDIS_URL": "r", "NUM_PROXIES": "0"})
     environments.require("local", {})  # local needs nothing
 
 
 def test_production_takes_the_database_s_parts_for_its_url():
-    environments.require("production", {"SECRET_KEY": "s", "ALLOWED_HOSTS": "h", "DB_HOST": "db",
-                                        "REDIS_URL": "rediss://r:6379/0"})
+    environments.require("production", {"SECRET_KEY": KEY, "ALLOWED_HOSTS": "h", "DB_HOST": "db",
+                                        "REDIS_URL": "rediss://r:6379/0", "NUM_PROXIES": "1"})
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:6379", "localhost", "secret:hunter2@cache:6379", "http://cache"])

@@ -80,6 +80,7 @@ def production_env(project, mysql_url, redis_url):
         "DJANGO_SETTINGS_MODULE": "application_service.environments.production",
         "SECRET_KEY": uuid.uuid4().hex * 2,
         "ALLOWED_HOSTS": "127.0.0.1",
+        "NUM_PROXIES": "0",
         "DATABASE_URL": mysql_url + name,
         "REDIS_URL": redis_url,
         "CELERY_KEY_PREFIX": prefix,
