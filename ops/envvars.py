@@ -37,7 +37,11 @@ class Environment:
 
     @property
     def redis_url(self) -> str:
-        return self.get("REDIS_URL")
+        """REDIS_URL, with REDIS_PASSWORD in it when that is set apart (as the settings read it)."""
+        try:
+            return environments.redis_url(self.variables)
+        except ConfigurationError:
+            return self.get("REDIS_URL")  # backing_services names the mistake
 
     @property
     def embedded_broker_dir(self) -> str:

@@ -203,11 +203,12 @@ def kill(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def redis_server(port: int, tmp_path: Path) -> Iterator[subprocess.Popen]:
-    """A private redis-server on `port` (no persistence), stopped when the block ends."""
+def redis_server(port: int, tmp_path: Path, *, password: str = "") -> Iterator[subprocess.Popen]:
+    """A private redis-server on `port` (no persistence; AUTH with `password` when given), stopped
+    when the block ends."""
     process = subprocess.Popen(
         ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
+         "--appendonly", "no", "--dir", str(tmp_path), *(["--requirepass", password] if password else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:

@@ -378,6 +378,7 @@ def assert_service_settings(settings: dict) -> None:
         "SECRET_KEY": {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/"
                                   "${ProjectName}/${EnvironmentName}/SECRET_KEY"},
         "DB_CREDENTIALS": {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]},
+        "REDIS_PASSWORD": {"Ref": "RedisAuth"},
     }
     logs = in_namespace(settings, "aws:elasticbeanstalk:cloudwatch:logs")
     assert (logs["StreamLogs"], logs["DeleteOnTerminate"]) == ("true", "false")
@@ -386,13 +387,15 @@ def assert_service_settings(settings: dict) -> None:
     assert instances["DisableDefaultEC2SecurityGroup"] == instances["DisableIMDSv1"] == "true"
 
 
-def test_the_instances_read_only_the_databases_own_secret():
+def test_the_instances_read_only_the_databases_and_redis_own_secrets():
     # An AWS::IAM::RolePolicy, which moto does not model: asserted on the template.
     policy = resource("InstanceDatabaseSecretPolicy")["Properties"]
     assert policy["RoleName"] == {"Ref": "InstanceRole"}
-    assert statements(policy["PolicyDocument"]) == [{
-        "Sid": "DatabaseCredentials", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-        "Resource": {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}}]
+    assert statements(policy["PolicyDocument"]) == [
+        {"Sid": "DatabaseCredentials", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}},
+        {"Sid": "RedisAuth", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": {"Ref": "RedisAuth"}}]
 
 
 def test_the_pipeline_builds_from_the_connection_and_the_build_can_push():
@@ -633,3 +636,20 @@ def test_on_moto_a_connection_adds_the_pipelines_role_and_one_nat_gateway_can_se
     [locks] = [statement for statement in deploy if statement["Sid"] == "Locks"]
     assert as_list(locks["Resource"]) == [f"arn:aws:dynamodb:{REGION}:123456789012:table/{STACK}-deploys"]
 
+
+
+def test_redis_needs_tls_and_an_auth_token_the_instances_get_as_a_secret():
+    properties = resource("Redis")["Properties"]
+    assert properties["TransitEncryptionEnabled"] is True
+    assert properties["AuthToken"] == {"Fn::Sub": "{{resolve:secretsmanager:${RedisAuth}}}"}
+    generated = resource("RedisAuth")["Properties"]["GenerateSecretString"]
+    assert generated["PasswordLength"] >= 32 and generated["ExcludePunctuation"] is True
+    for environment in ("WebEnvironment", "WorkerEnvironment"):
+        settings = options(environment)
+        assert settings[("aws:elasticbeanstalk:application:environmentsecrets", "REDIS_PASSWORD")] == {
+            "Ref": "RedisAuth"}
+        url = settings[("aws:elasticbeanstalk:application:environment", "REDIS_URL")]["Fn::Sub"]
+        assert url.startswith("rediss://") and "@" not in url  # the token is never in a plain setting
+    policy = resource("InstanceDatabaseSecretPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert {"Sid": "RedisAuth", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+            "Resource": {"Ref": "RedisAuth"}} in policy

@@ -72,6 +72,20 @@ def check_redis_url(url: str, name: str = "REDIS_URL") -> str:
     return url
 
 
+def redis_url(environ: Mapping[str, str] = os.environ, name: str = "REDIS_URL") -> str:
+    """The Redis URL `name`, checked, with REDIS_PASSWORD in it when that is set apart (on AWS the
+    AUTH token arrives as a secret of its own; a URL holding a password already keeps it)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    url = check_redis_url((environ.get(name) or "").strip(), name)
+    password = environ.get("REDIS_PASSWORD") or ""
+    parts = urlsplit(url)
+    if not (url and password) or parts.scheme == "unix" or parts.password:
+        return url
+    user, host = quote(parts.username or "", safe=""), parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
+
+
 def settings_module(name: str) -> str:
     return f"application_service.environments.{check_name(name)}"
 

@@ -73,3 +73,35 @@ def test_a_redis_url_without_its_scheme_is_named_without_echoing_it(url):
                                  "unix:///run/redis.sock"])
 def test_redis_urls_pass(url):
     assert environments.check_redis_url(url) == url
+
+
+@pytest.mark.parametrize(("variables", "url"), [
+    ({"REDIS_URL": "rediss://cache.example:6379/0"}, "rediss://cache.example:6379/0"),
+    ({"REDIS_URL": "rediss://cache.example:6379/0", "REDIS_PASSWORD": "p@ss/w:rd"},
+     "rediss://:p%40ss%2Fw%3Ard@cache.example:6379/0"),
+    ({"REDIS_URL": "redis://app@cache.example:6379/1", "REDIS_PASSWORD": "token"},
+     "redis://app:token@cache.example:6379/1"),
+    ({"REDIS_URL": "redis://:given@cache.example:6379/0", "REDIS_PASSWORD": "other"},
+     "redis://:given@cache.example:6379/0"),  # a URL that holds its password keeps it
+    ({"REDIS_URL": "", "REDIS_PASSWORD": "token"}, ""),
+])
+def test_redis_password_set_apart_goes_into_the_url(variables, url):
+    assert environments.redis_url(variables) == url
+
+
+def test_a_password_protected_redis_is_reached_with_redis_password(tmp_path):
+    """As on AWS (the AUTH token is a secret of its own): the cache, the broker and the probes
+    authenticate with it."""
+    import redis
+
+    from ops.envvars import resolve
+    from ops.processes import free_port
+    from ops.testing import redis_server
+
+    port, password = free_port(), "an-auth-token-0123456789"
+    with redis_server(port, tmp_path, password=password):
+        variables = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_PASSWORD": password}
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis.from_url(variables["REDIS_URL"]).ping()
+        assert redis.Redis.from_url(environments.redis_url(variables)).ping()
+        assert redis.Redis.from_url(resolve("ci", variables).redis_url).ping()
