@@ -16,9 +16,9 @@ sys.path.insert(0, str(ROOT / "application_service"))
 
 from invoke import Collection
 
-from ops.tasks import aws, bench, build, celery, core, db, deploy, dev, docker, logs, secrets
+from ops.tasks import audit, aws, bench, build, celery, core, db, deploy, dev, docker, logs, secrets
 
-ns = Collection(*core.TASKS, *deploy.TASKS, logs.logs,
+ns = Collection(*core.TASKS, *deploy.TASKS, logs.logs, audit.audit,
                 dev.ns, db.ns, celery.ns, docker.ns, build.ns, bench.ns, aws.ns, secrets.ns)
 ns.configure(deploy.DEFAULTS)
 ns.configure({

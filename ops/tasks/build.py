@@ -9,6 +9,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ops.envvars import REPOSITORY
+from ops.errors import UserError
 from ops.tasks import from_checkout, task
 
 
@@ -19,7 +20,8 @@ from ops.tasks import from_checkout, task
         "push": "log in to ECR and push the image (refused for an uncommitted tree)",
         "name": "local image name (config docker.image)",
         "repository": "ECR repository to push to (config docker.repository)",
-        "base_image": "base image build argument (default: the Dockerfile's, python:3.12-slim)",
+        "base_image": "base image build argument (default: the Dockerfile's BASE_IMAGE, an exact "
+                      "python:3.12.x-slim; IMAGE@sha256:DIGEST pins it by digest)",
         "pip_config": "a pip.conf for this build (a company index or mirror): a build secret, "
                       "never in a layer",
         "ca_bundle": "a CA bundle pip trusts during the build (behind a TLS-inspecting proxy): "
@@ -27,12 +29,23 @@ from ops.tasks import from_checkout, task
         "no_cache": "rebuild every layer",
         "artifact": "with --push: where to write Elastic Beanstalk's Dockerrun.aws.json",
         "region": "with --push: the AWS region of the repository (default: AWS_REGION, the AWS profile's)",
+        "push_from": "with --push: push only a build for this branch (CodeBuild's webhook or source "
+                     "version, else SOURCE_BRANCH, else git's branch); another branch, a pull request "
+                     "or a tag builds without pushing, and an unknown one is refused",
     }
 )
 def image(c, push=False, name=None, repository=None, base_image=None, pip_config=None,
-          ca_bundle=None, no_cache=False, artifact=None, region=None):
+          ca_bundle=None, no_cache=False, artifact=None, region=None, push_from=None):
     """Build the image, tagged with the git sha; --push sends it to ECR."""
     images = from_checkout("ops.images", "build")
+    if push_from:
+        if not push:
+            raise UserError("--push-from goes with --push.")
+        branches = from_checkout("ops.source_branch", "build")
+        refusal = branches.push_refusal(branches.build_source(), push_from)
+        if refusal:
+            print(refusal, flush=True)
+            push = False
     revision = images.revision()
     if push:
         images.require_pushable(revision)

@@ -407,7 +407,12 @@ def test_the_pipeline_builds_from_the_connection_and_the_build_can_push():
     assert configuration["ConnectionArn"] == {"Ref": "SourceConnectionArn"}
     assert (configuration["FullRepositoryId"], configuration["BranchName"]) == (
         {"Ref": "SourceRepository"}, {"Ref": "SourceBranch"})
-    assert build["Actions"][0]["Configuration"] == {"ProjectName": {"Ref": "BuildProject"}}
+    configuration = dict(build["Actions"][0]["Configuration"])
+    # The branch, for the build's rule: images are pushed from main only (ops/source_branch.py).
+    assert json.loads(configuration.pop("EnvironmentVariables")) == [
+        {"name": "SOURCE_BRANCH", "value": "#{SourceVariables.BranchName}", "type": "PLAINTEXT"}]
+    assert configuration == {"ProjectName": {"Ref": "BuildProject"}}
+    assert source["Actions"][0]["Namespace"] == "SourceVariables"
     assert [stage["Name"] for stage in pipeline["Properties"]["Stages"]] == ["Source", "Build", "Deploy"]
     project = resource("BuildProject")["Properties"]
     assert project["Environment"]["PrivilegedMode"] is True

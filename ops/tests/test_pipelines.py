@@ -234,8 +234,10 @@ def test_the_pipelines_run_the_tasks_the_issue_names():
     assert "invoke serve" in lines["Dockerfile"]
     circle = " ".join(lines[".circleci/config.yml"])
     assert "bootstrap.py wait-for" in circle and "bootstrap.py test --env ci" in circle
-    assert "bootstrap.py build" in circle
-    assert "python3 bootstrap.py build --push" in lines["aws/buildspec.yml"]
+    assert "bootstrap.py build" in circle and "python3 bootstrap.py audit" in circle
+    # CodeBuild: the tests, the audit, then the image, pushed for main only.
+    assert lines["aws/buildspec.yml"][-3:] == [
+        "bash .ci/run", "python3 bootstrap.py audit", "python3 bootstrap.py build --push --push-from main"]
     assert lines["aws/deployspec.yml"][-1:] == [
         "python3 bootstrap.py deploy --env $DEPLOY_ENV --image ${CODEBUILD_RESOLVED_SOURCE_VERSION:0:12}"]
     assert lines["aws/environment.yml"] == [
@@ -287,7 +289,7 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_keeps_its_promises():
     instructions = dockerfile_instructions()
     keywords = [keyword for keyword, _ in instructions]
-    assert instructions[0] == ("ARG", "BASE_IMAGE=python:3.12-slim")
+    assert instructions[0] == ("ARG", "BASE_IMAGE=python:3.12.15-slim")  # an exact version
     assert keywords.count("FROM") >= 2  # multi-stage
     runs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
     assert "--mount=type=cache,target=/root/.cache/pip" in runs
@@ -332,8 +334,30 @@ def test_circleci_publishes_what_the_test_task_writes_and_caches_on_the_lock():
     published = {REPOSITORY / next(iter(step.values()))["path"] for step in steps
                  if {"store_test_results", "store_artifacts"} & set(step)}
     assert published == {written.parent for written in reports_written_by_the_test_task().values()}
-    restore = config["commands"]["bootstrap"]["steps"][2]["restore_cache"]["keys"][0]
-    assert '{{ checksum "requirements-dev.txt" }}' in restore  # bootstrap.py installs that lock
+    steps = config["commands"]["bootstrap"]["steps"]
+    [restore] = [step["restore_cache"] for step in steps if "restore_cache" in step]
+    [save] = [step["save_cache"] for step in steps if "save_cache" in step]
+    for lock in ("requirements.txt", "requirements-dev.txt"):  # bootstrap.py installs the second
+        checksum = f'{{{{ checksum "{lock}" }}}}'
+        assert checksum in restore["keys"][0] and checksum in save["key"]
+    # pip's downloads, which pip checks against the lock's hashes; never an environment or a
+    # wheel built here, which a branch's job could have saved and main's would run unchecked.
+    assert save["paths"] == ["~/.cache/pip/http-v2"]
+
+
+def test_circleci_audits_on_every_branch():
+    config = yaml.safe_load(CIRCLECI.read_text())
+    audit = config["jobs"]["audit"]
+    runs = [step["run"]["command"] for step in audit["steps"] if isinstance(step, dict) and "run" in step]
+    assert audit["steps"][0] == "bootstrap" and runs == ["python3 bootstrap.py audit"]
+    [workflow] = config["workflows"].values()
+    assert "audit" in workflow["jobs"]  # no branch filter
+
+
+def test_compose_runs_exact_versions_of_mysql_and_redis():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert services["mysql"]["image"] == "mysql:8.0.46"  # RDS runs MySQL 8.0
+    assert services["redis"]["image"] == "redis:7.2.16"  # CircleCI tests on Redis 7.2
 
 
 def test_circleci_test_job_has_what_the_suite_needs_that_is_not_python():
