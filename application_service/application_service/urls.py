@@ -4,6 +4,7 @@ A new app adds its pages below and its API endpoints to `api_v1`; removing the s
 removing its two lines.
 """
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -13,7 +14,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),  # admin/ unless ADMIN_URL says otherwise
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include((api_v1, "v1"))),
     path("api/", include("application_service.api.urls")),

@@ -180,6 +180,7 @@ def production_env(service_database):
         "DATABASE_URL": service_database["DATABASE_URL"],
         "REDIS_URL": service_database["REDIS_URL"],
         "SECURE_SSL_REDIRECT": "false",  # no TLS-terminating proxy in front of this test
+        "API_DOCS_PUBLIC": "true",  # the docs page is read signed out below (production: signed in)
         "CELERY_KEY_PREFIX": prefix,
         "CACHE_KEY_PREFIX": f"{prefix}cache",
         "WAIT_FOR_TIMEOUT": "30",

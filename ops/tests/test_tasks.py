@@ -85,7 +85,7 @@ def test_readme_shows_every_task_and_only_real_ones():
         (["migrate", "--env", "staging"], {},
          "Unknown environment 'staging'. Choose one of: local, ci, production"),
         (["serve", "--env", "production"], {},
-         "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL are not set"),
+         "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, NUM_PROXIES are not set"),
         (["migrate"], {"DATABASE_URL": "postgres://u@h/d"}, "is not supported: use sqlite"),
         (["migrate"], {"DATABASE_URL": "mysql://u:pw@127.0.0.1:3306/"}, "names no database"),
         (["manage", " "], {}, "Name a manage.py command"),

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from knox.models import AuthToken
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 
 from accounts.models import User
-from application_service.api.serializers import InputSerializer, ModelSerializer, StrictCharField
+from application_service.api.serializers import (
+    InputSerializer,
+    ModelSerializer,
+    StrictCharField,
+    UTCDateTimeField,
+)
 
 
 class UserSerializer(ModelSerializer):
@@ -21,10 +26,20 @@ class TokenObtainSerializer(InputSerializer):
     password = StrictCharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
+class IssuedTokenSerializer(serializers.Serializer):
+    """A token as it is issued: the only answer that ever holds its key."""
+
+    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`. Shown this once: only "
+                                            "a hash of it is stored.")
+    expiry = UTCDateTimeField(allow_null=True, help_text="When the token stops working.")
+
+
 class TokenSerializer(ModelSerializer):
-    token = serializers.CharField(source="key", read_only=True,
-                                  help_text="Send as `Authorization: Token <token>`.")
+    """A token as it is listed: never its key."""
 
     class Meta:
-        model = Token
-        fields = ["token"]
+        model = AuthToken
+        fields = ["token_key", "created", "expiry"]
+        read_only_fields = fields
+        extra_kwargs = {"token_key": {"help_text": "The first characters of the token's key: enough to "
+                                                   "recognise it, and to revoke it."}}

@@ -33,9 +33,21 @@ class MessageTextField(StrictCharField):
 
 
 class AuthorSerializer(ModelSerializer):
+    """A message's author. Signed-in readers see the username; anonymous readers (and a serializer
+    given no request) the id alone, so that the public API lists no usernames to guess passwords for."""
+
+    username = serializers.CharField(required=False, help_text="For signed-in readers only.")
+
     class Meta:
         model = get_user_model()
         fields = ["id", "username"]
+
+    def to_representation(self, instance):
+        author = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            del author["username"]
+        return author
 
 
 class MessageSerializer(ModelSerializer):

@@ -1,7 +1,8 @@
 """The sample API's views: thin. Each method parses its input, calls one service or selector, answers.
 
 Permissions: the project default is IsAuthenticated; a view that lets anonymous clients in says
-so here. Object permissions are checked on the object the selector found.
+so here. Object permissions are checked on the object the selector found. The serializers get the
+request (their context): what a message shows of its author depends on who reads it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class MessageCollectionApi(ApiView):
         paginator = CursorPagination()
         paginator.ordering = selectors.MESSAGE_ORDERINGS[params["ordering"]]
         page = paginator.paginate_queryset(messages, request, view=self)
-        return paginator.get_paginated_response(serializers.MessageSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            serializers.MessageSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(
         operation_id="messages_create", tags=["messages"], summary="Write a message (signed in).",
@@ -53,7 +55,8 @@ class MessageCollectionApi(ApiView):
         data = serializers.MessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message = services.message_create(author=request.user, **data.validated_data)
-        return Response(serializers.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        return Response(serializers.MessageSerializer(message, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class MessageDetailApi(ApiView):
@@ -69,10 +72,12 @@ class MessageDetailApi(ApiView):
     @extend_schema(operation_id="messages_retrieve", tags=["messages"], summary="Read one message.",
                    responses={200: serializers.MessageSerializer})
     def get(self, request: Request, message_id: int) -> Response:
-        return Response(serializers.MessageSerializer(self.get_message(request, message_id)).data)
+        message = self.get_message(request, message_id)
+        return Response(serializers.MessageSerializer(message, context={"request": request}).data)
 
     # A write holds the message's row from the permission check to the write: a concurrent edit
-    # waits its turn, and a concurrent delete either waits or wins (this one is then a 404).
+    # waits its turn, and a concurrent delete either waits or wins (this one is then a 404). The
+    # body is read and validated before the row is locked: a slow client holds no lock.
 
     @extend_schema(
         operation_id="messages_update", tags=["messages"],
@@ -80,12 +85,13 @@ class MessageDetailApi(ApiView):
         request=serializers.MessageInputSerializer, responses={200: serializers.MessageSerializer},
     )
     def patch(self, request: Request, message_id: int) -> Response:
+        self.get_message(request, message_id)  # 404 or 403 before the body is read
+        data = serializers.MessageInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
         with transaction.atomic():
             message = self.get_message(request, message_id, for_update=True)
-            data = serializers.MessageInputSerializer(data=request.data, partial=True)
-            data.is_valid(raise_exception=True)
             message = services.message_update(message=message, **data.validated_data)
-        return Response(serializers.MessageSerializer(message).data)
+        return Response(serializers.MessageSerializer(message, context={"request": request}).data)
 
     @extend_schema(operation_id="messages_delete", tags=["messages"],
                    summary="Delete a message (its author or staff).", responses={204: NO_CONTENT})

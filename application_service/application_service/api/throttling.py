@@ -3,13 +3,13 @@
 DRF's throttles keep a list of timestamps that they read, change and write back: concurrent
 requests on several workers read the same list and all pass. These count with one atomic
 INCR per request in fixed windows, so N workers share one limit, exactly. Anonymous clients
-are keyed on their address as DRF's get_ident finds it: REMOTE_ADDR, or with NUM_PROXIES
-set, the address that the outermost of our proxies saw (a client-supplied X-Forwarded-For is
-ignored). Rates are read when a request arrives, so settings changes apply at once.
+are keyed on their address (client_address below, which the sign-in budgets of django-axes key
+on too). Rates are read when a request arrives, so settings changes apply at once.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 from django.conf import settings
@@ -17,7 +17,31 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+IPV6_CLIENT_PREFIX = 64  # one subscriber's network: its addresses are free to rotate through
+
+
+def client_address(request) -> str | None:
+    """The client's address as every limit counts it (AXES_CLIENT_IP_CALLABLE too), or None.
+
+    DRF's get_ident finds it: REMOTE_ADDR, or with NUM_PROXIES set the address the outermost of
+    our proxies appended to X-Forwarded-For, so a forged header changes nothing. An IPv6 address
+    stands for its /64 (written as the network's first address), since a single host commonly
+    holds a whole /64; an IPv4 address mapped into IPv6 is the IPv4 address. None when what was
+    found is not an address (a forged entry, read when NUM_PROXIES counts more proxies than
+    there are).
+    """
+    found = BaseThrottle().get_ident(request)
+    try:
+        address = ipaddress.ip_address((found or "").strip())
+    except ValueError:
+        return None
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False).network_address)
+    return str(address)
 
 
 class WindowThrottle(SimpleRateThrottle):
@@ -70,6 +94,9 @@ class WindowThrottle(SimpleRateThrottle):
 
     def wait(self) -> float:
         return max(1, math.ceil(self.window_ends - self.now))
+
+    def get_ident(self, request) -> str:
+        return client_address(request) or super().get_ident(request)
 
 
 class AnonThrottle(WindowThrottle):

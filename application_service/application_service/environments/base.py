@@ -8,13 +8,16 @@ malformed one (DEBUG=maybe, a port that is not a number) stops the start with it
 from __future__ import annotations
 
 import os
+import re
 import ssl
+from datetime import timedelta
 from pathlib import Path
 
-from environs import Env
+from csp.constants import NONCE, NONE, SELF
+from environs import Env, validate
 
 from application_service import database
-from application_service.environments import ConfigurationError, check_redis_url
+from application_service.environments import ConfigurationError, redis_url
 
 env = Env(expand_vars=False)
 
@@ -23,6 +26,8 @@ BASE_DIR = Path(__file__).resolve().parents[2]  # application_service/ (beside m
 # What the service reports as its version (the probes; the deploy's gate reads it): the image's
 # tag, which `invoke build` bakes in.
 APP_VERSION = env.str("APP_VERSION", "unknown")
+# /readyz runs its checks at most once per this many seconds in each process (0: on every call).
+READINESS_CACHE_SECONDS = env.float("READINESS_CACHE_SECONDS", 5)
 
 DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", "")
@@ -38,9 +43,13 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens for programs: stored as hashes, one per client, each with an expiry (REST_KNOX).
+    "knox",
+    # Budgets of failed sign-ins per address and per username (AXES_*, accounts/login_attempts.py).
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us: no CDN, works offline
+    "csp",  # the Content-Security-Policy header (CONTENT_SECURITY_POLICY) and its checks
     # lintmigrations, which `invoke migrate --lint` runs before migrating (it also wraps
     # makemigrations: linting only with --lint).
     "django_migration_linter",
@@ -53,10 +62,23 @@ INSTALLED_APPS = [
 
 AUTH_USER_MODEL = "accounts.User"
 
+# `invoke migrate --lint` passes these historical migrations of django-axes and django-rest-knox:
+# they drop and alter those apps' own columns, on tables that no version of this service read
+# before the apps arrived (each arrives with its whole history). Their later migrations are linted.
+MIGRATION_LINTER_OPTIONS = {
+    "ignore_name": [
+        "0002_auto_20151217_2044", "0005_remove_accessattempt_trusted", "0006_remove_accesslog_trusted",
+        "0007_alter_accessattempt_unique_together", "0009_add_session_hash",  # axes
+        "0002_auto_20150916_1425", "0003_auto_20150916_1526", "0006_auto_20160818_0932",
+        "0007_auto_20190111_0542", "0008_remove_authtoken_salt", "0009_extend_authtoken_field",  # knox
+    ],
+}
+
 MIDDLEWARE = [
     # First: probes answer before ALLOWED_HOSTS validation and the HTTPS redirect.
     "application_service.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: a sign-in page answering a locked-out client becomes a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "application_service.urls"
@@ -95,7 +119,7 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = check_redis_url(env.str("REDIS_URL", ""))
+REDIS_URL = redis_url(os.environ)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -108,6 +132,9 @@ if REDIS_URL:
                 "SOCKET_TIMEOUT": 2,
                 # A Redis outage degrades the cache to misses; it never fails a request.
                 "IGNORE_EXCEPTIONS": True,
+                # JSON, not django-redis's default pickle: whoever can write to Redis must not be
+                # able to make the service run code by planting a value it reads back.
+                "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
             },
         }
     }
@@ -144,12 +171,81 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.log_level("LOG_LEVEL", "INFO")},
+    # django-axes says INFO for every sign-in attempt and at every start: its warnings (lockouts)
+    # are what an operator needs.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# What the service shows browsers and strangers (README, "Security").
+# Django's error report hides settings named like KEY or PASS, not URLs: this filter also hides
+# DATABASE_URL, REDIS_URL, the broker's, and any value holding a password in a URL.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "application_service.reporting.SafeExceptionReporterFilter"
+# The admin's address: a path of the team's choosing keeps it out of the scanners' first guess.
+ADMIN_URL = env.str("ADMIN_URL", "admin/").strip("/") + "/"
+if not re.fullmatch(r"[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/", ADMIN_URL):
+    raise ConfigurationError(f"ADMIN_URL={ADMIN_URL!r} is not a path: write it as admin/ or staff-7f3a/.")
+# /api/schema/ and /api/docs/ for anyone (true) or for signed-in users only (false); production
+# says false unless set.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", True)
+# Only this service's own files run, load and style its pages: inline code needs the request's
+# nonce (request.csp_nonce in a template); no page may be framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],  # Swagger UI's and the admin's icons are data: URLs
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+X_FRAME_OPTIONS = "DENY"  # frame-ancestors' elder, for browsers without CSP
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"  # other sites learn nothing of our addresses
 
 # Browser login (session + CSRF): Django's auth views; API clients use tokens instead.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/api/docs/"
 LOGOUT_REDIRECT_URL = "login"
+
+AT_LEAST_ONE = validate.Range(min=1)
+
+# Password guessing. Every way to try a password (the login page, the admin's login, POST
+# /api/v1/auth/token/) goes through these backends: django-axes' first refuses a locked-out client
+# before any password is hashed. Failures within the cool-off count against a budget per client
+# address (as the API's throttles take it; an IPv6 /64 is one address) and one per username, kept
+# in the database, so that Redis being away cannot open them. A successful sign-in clears its
+# username's failures. (THROTTLE_AUTH_RATE, below, is a cheaper rate limit in front.)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", 5, validate=AT_LEAST_ONE)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", 20, validate=AT_LEAST_ONE)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOL_OFF_MINUTES", 15, validate=AT_LEAST_ONE))
+AXES_HANDLER = "accounts.login_attempts.LoginAttemptsHandler"  # the database's, with the two limits
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # two budgets, not one per pair
+# Axes has one limit for every budget; the handler applies each budget's own.
+AXES_FAILURE_LIMIT = max(LOGIN_FAILURES_PER_USERNAME, LOGIN_FAILURES_PER_ADDRESS)
+AXES_CLIENT_IP_CALLABLE = "application_service.api.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.login_attempts.lockout_response"  # 429, Retry-After, no 500
+AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the failure that exhausted a budget: attempts while locked out are
+# refused without a write, and Retry-After is the true wait.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful sign-in (a table nothing would clear)
+
+# API tokens (django-rest-knox): the database holds a hash of each key, never the key.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_TTL_DAYS", 30, validate=AT_LEAST_ONE)),
+    # Every request with a token reads all of its user's tokens: keep them few.
+    "TOKEN_LIMIT_PER_USER": env.int("API_TOKENS_PER_USER", 10, validate=AT_LEAST_ONE),
+    "AUTO_REFRESH": False,
+}
 
 # Request bodies above this are answered 413 (the API's largest body, a message, is ~3 KiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
@@ -170,7 +266,7 @@ def env_rate(name: str, default: str) -> str:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call gets 401 with WWW-Authenticate: Token.
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "application_service.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -245,7 +341,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", "")
 if REDIS_URL:
     # The broker may live apart from the cache (CELERY_BROKER_URL); by default both use REDIS_URL.
-    CELERY_BROKER_URL = check_redis_url(env.str("CELERY_BROKER_URL", ""), "CELERY_BROKER_URL") or REDIS_URL
+    CELERY_BROKER_URL = redis_url(os.environ, "CELERY_BROKER_URL") or REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
@@ -292,8 +388,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Periodic jobs: each app adds its own to the beat schedule (see application/apps.py).
-CELERY_BEAT_SCHEDULE = {}
+# Periodic jobs: the platform's here; each app adds its own to the beat schedule (see
+# application/apps.py).
+CELERY_BEAT_SCHEDULE = {
+    # Sessions live in the database (Django's default); expired ones are deleted once an hour.
+    "sessions-clear-expired": {
+        "task": "accounts.jobs.sessions_clear_expired",
+        "schedule": env.int("SESSIONS_CLEAR_SECONDS", 3600),
+    },
+}
 
 # The sample app: how often beat sweeps messages left pending, and how old they must be.
 MESSAGE_SWEEP_SECONDS = env.int("MESSAGE_SWEEP_SECONDS", 60)

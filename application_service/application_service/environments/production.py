@@ -14,8 +14,10 @@ STORAGES["staticfiles"] = {  # noqa: F405
 WHITENOISE_USE_FINDERS = False
 STATIC_ROOT = BASE_DIR / "staticfiles"  # noqa: F405
 
-# TLS ends at the load balancer, which says so in X-Forwarded-Proto.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# TLS ends at the load balancer, which says so in X-Forwarded-Proto (overwriting what a client
+# sent). Believed only behind a proxy: without one, any client could claim HTTPS.
+if REST_FRAMEWORK["NUM_PROXIES"]:  # noqa: F405
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", True)  # noqa: F405
 # HSTS starts short: a browser that saw a long max-age keeps refusing plain HTTP for that long,
 # so raise it (README, "Environments") once HTTPS works for the domain and every subdomain.
@@ -27,3 +29,6 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)  # noqa: F405
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+# The schema is a map of every endpoint, parameter and way in, and building it is the costliest
+# answer the service gives: signed-in users only, unless the API is a public product (set true).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", False)  # noqa: F405

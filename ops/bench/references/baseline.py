@@ -3,7 +3,8 @@
 It does the API's database work and nothing else: no middleware, no installed apps, no ORM, no
 serializer, through the same connection settings (application_service.database.parse) as the
 project. The message list and detail: the same queries as the API (the first page of 20, newest
-first, with the author's username; one message by id) as written SQL, dumped to the same JSON.
+first, then its authors; one message by id with its author) as written SQL, dumped to the same JSON
+as the API gives an anonymous reader (an author's id, no username).
 Beside the ORM's JSON views (orm.py) it shows what the ORM costs. gunicorn serves it as
 `ops.bench.references.wsgi:application` (DJANGO_SETTINGS_MODULE=ops.bench.references.baseline).
 """
@@ -64,8 +65,8 @@ def timestamp(value) -> str:
 
 
 def message(row) -> dict:
-    pk, author_id, text, status, created_at, updated_at, username = row
-    return {"id": pk, "author": {"id": author_id, "username": username}, "text": text,
+    pk, author_id, text, status, created_at, updated_at, _username = row  # anonymous: no username
+    return {"id": pk, "author": {"id": author_id}, "text": text,
             "status": status, "created_at": timestamp(created_at), "updated_at": timestamp(updated_at)}
 
 

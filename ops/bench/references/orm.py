@@ -45,7 +45,7 @@ def aware_timestamp(value: datetime) -> str:
 
 
 def as_dict(message) -> dict:
-    return {"id": message.pk, "author": {"id": message.author_id, "username": message.author.username},
+    return {"id": message.pk, "author": {"id": message.author.pk},  # as an anonymous reader sees it
             "text": message.text, "status": message.status,
             "created_at": aware_timestamp(message.created_at),
             "updated_at": aware_timestamp(message.updated_at)}

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.services import auth_token_obtain
+from accounts.services import auth_token_create
 from application.models import MESSAGE_TEXT_MAX_LENGTH, Message
 from application.services import message_create
 from ops.testing import client_for, in_own_connection
@@ -34,10 +34,18 @@ def test_anyone_may_list_and_read(anonymous, message, author):
     assert listed.status_code == 200
     assert listed.json()["results"] == [anonymous.get(detail(message)).json()]
     body = anonymous.get(detail(message)).json()
-    assert body["author"] == {"id": author.pk, "username": "author"}
+    assert body["author"] == {"id": author.pk}  # no username: the public API lists no accounts
+    assert listed.json()["results"][0]["author"] == {"id": author.pk}
     assert body["text"] == "first words"
     assert body["status"] == "pending"
     assert set(body) == {"id", "author", "text", "status", "created_at", "updated_at"}
+
+
+def test_signed_in_readers_see_the_authors_username(other, message, author):
+    client = client_for(other)
+    expected = {"id": author.pk, "username": "author"}
+    assert client.get(detail(message)).json()["author"] == expected
+    assert client.get(MESSAGES).json()["results"][0]["author"] == expected
 
 
 def test_anonymous_may_not_write(anonymous, message):
@@ -244,7 +252,8 @@ def test_token_clients_need_no_csrf_token(author):
     from rest_framework.test import APIClient
 
     client = APIClient(enforce_csrf_checks=True)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {auth_token_obtain(user=author).key}")
+    _, key = auth_token_create(user=author)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.post(MESSAGES, {"text": "by token"}).status_code == 201
 
 

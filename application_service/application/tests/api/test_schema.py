@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -14,6 +16,8 @@ OPERATIONS = {
     ("/api/v1/messages/{message_id}/", "get"), ("/api/v1/messages/{message_id}/", "patch"),
     ("/api/v1/messages/{message_id}/", "delete"),
     ("/api/v1/auth/token/", "post"), ("/api/v1/auth/token/", "delete"),
+    ("/api/v1/auth/tokens/", "get"), ("/api/v1/auth/tokens/", "delete"),
+    ("/api/v1/auth/tokens/{token_key}/", "delete"),
     ("/api/v1/auth/me/", "get"),
     ("/api/v1/counter/", "get"), ("/api/v1/counter/increment/", "post"),
 }
@@ -34,7 +38,7 @@ def api_routes(resolver=None, prefix="") -> set[str]:
         if isinstance(pattern, URLResolver):
             routes |= api_routes(pattern, route)
         elif isinstance(pattern, URLPattern) and route.startswith("api/v"):
-            routes.add("/" + route.replace("<int:", "{").replace(">", "}"))
+            routes.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route))
     return routes
 
 
@@ -73,9 +77,24 @@ def test_every_operation_documents_its_errors_in_the_one_shape(schema):
 
 def test_auth_schemes_are_documented(schema):
     schemes = schema["components"]["securitySchemes"]
-    assert schemes["tokenAuth"]["type"] == "apiKey" and schemes["tokenAuth"]["in"] == "header"
+    assert schemes["knoxApiToken"]["type"] == "apiKey" and schemes["knoxApiToken"]["in"] == "header"
+    assert schemes["knoxApiToken"]["name"] == "Authorization"
     assert schemes["cookieAuth"]["in"] == "cookie"
     assert schema["paths"]["/api/v1/auth/token/"]["post"].get("security", []) == []
+    # Revoking "the token used" needs a token: a session has none.
+    assert schema["paths"]["/api/v1/auth/token/"]["delete"]["security"] == [{"knoxApiToken": []}]
+
+
+def test_an_issued_token_is_the_only_answer_with_a_key(schema):
+    components = schema["components"]["schemas"]
+    assert set(components["IssuedToken"]["required"]) == {"token", "expiry"}
+    assert set(components["Token"]["properties"]) == {"token_key", "created", "expiry"}
+
+
+def test_anonymous_readers_get_no_username(schema):
+    author = schema["components"]["schemas"]["Author"]
+    assert set(author["properties"]) == {"id", "username"}
+    assert author["required"] == ["id"]
 
 
 def test_list_parameters_are_documented(schema):

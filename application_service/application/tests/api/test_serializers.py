@@ -9,10 +9,12 @@ from application.models import Message
 pytestmark = pytest.mark.django_db
 
 
-def test_a_message_is_written_with_its_author_and_utc_times(author):
+def test_a_message_is_written_with_its_author_and_utc_times(rf, author, other):
     message = Message.objects.create(author=author, text="héllo 👋\nsecond line")
     message.refresh_from_db()
-    data = MessageSerializer(message).data
+    request = rf.get("/")
+    request.user = other
+    data = MessageSerializer(message, context={"request": request}).data
     assert data == {
         "id": message.pk,
         "author": {"id": author.pk, "username": "author"},
@@ -21,6 +23,16 @@ def test_a_message_is_written_with_its_author_and_utc_times(author):
         "created_at": message.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "updated_at": message.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
+
+
+def test_without_a_signed_in_reader_the_author_is_the_id_alone(rf, author):
+    from django.contrib.auth.models import AnonymousUser
+
+    message = Message.objects.create(author=author, text="who wrote this?")
+    request = rf.get("/")
+    request.user = AnonymousUser()
+    assert MessageSerializer(message, context={"request": request}).data["author"] == {"id": author.pk}
+    assert MessageSerializer(message).data["author"] == {"id": author.pk}  # no request: no reader
 
 
 def test_times_are_written_in_utc_whatever_time_zone_is_active(author):
