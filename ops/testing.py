@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -200,6 +202,37 @@ def kill(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=15)
+
+
+class StandInHandler(http.server.BaseHTTPRequestHandler):
+    """The handler of a stand-in HTTP server (a load balancer, an advisory service, a backend):
+    `reply` answers, and nothing is logged."""
+
+    def reply(self, body: bytes, *, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def stand_in_server(handler: type[http.server.BaseHTTPRequestHandler],
+                    server_class: type[http.server.ThreadingHTTPServer] = http.server.ThreadingHTTPServer,
+                    ) -> Iterator[http.server.ThreadingHTTPServer]:
+    """`handler` served on 127.0.0.1 (a free port: `server.server_address[1]`) in a thread, for
+    the block."""
+    server = server_class(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextlib.contextmanager

@@ -22,9 +22,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
-import threading
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -34,7 +32,7 @@ from ops import audit
 from ops.envvars import PYTHON, REPOSITORY
 from ops.errors import UserError
 from ops.locks import requirement_names
-from ops.testing import invoke
+from ops.testing import StandInHandler, invoke, stand_in_server
 
 OSV = audit.Service("osv")
 PYPI = audit.Service("pypi")
@@ -327,7 +325,7 @@ def test_the_task_fails_on_a_finding(capsys):
 
 # --- end to end: `invoke audit` with pip-audit against services on 127.0.0.1 ---------------------
 
-class StandInOSV(BaseHTTPRequestHandler):
+class StandInOSV(StandInHandler):
     """OSV's query API (POST /v1/query, one package and version a query), knowing one advisory."""
 
     def do_POST(self):  # noqa: N802 (http.server's name)
@@ -341,28 +339,14 @@ class StandInOSV(BaseHTTPRequestHandler):
                 "affected": [{"package": {"name": "django", "ecosystem": "PyPI"}, "versions": [version],
                               "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"},
                                                                           {"fixed": "99.0"}]}]}]}]}
-        body = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.reply(json.dumps(answer).encode(), headers={"Content-Type": "application/json"})
 
 
 @pytest.fixture
 def osv_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandInOSV)
-    server.queries = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with stand_in_server(StandInOSV) as server:
+        server.queries = []
         yield f"http://127.0.0.1:{server.server_address[1]}/v1/query", server.queries
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -25,7 +24,7 @@ from ops.aws.deploy import Clients, Deployer, DeployFailed, Options, require_ima
 from ops.aws.target import Target
 from ops.errors import UserError
 from ops.images import dockerrun
-from ops.testing import FakeClock
+from ops.testing import FakeClock, StandInHandler, stand_in_server
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -47,8 +46,8 @@ OPTIONS = Options(timeout=60, migrate_timeout=60, answer_timeout=20, bake=20, in
 class LoadBalancer(http.server.ThreadingHTTPServer):
     """Answers GET /healthz with the next scripted version in X-App-Version (the last one repeats)."""
 
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), Probe)
+    def __init__(self, address, handler):
+        super().__init__(address, handler)
         self.versions: list[str] = []
         self.paths: list[str] = []
 
@@ -60,28 +59,16 @@ class LoadBalancer(http.server.ThreadingHTTPServer):
         return self.versions.pop(0) if len(self.versions) > 1 else self.versions[0]
 
 
-class Probe(http.server.BaseHTTPRequestHandler):
+class Probe(StandInHandler):
     def do_GET(self):  # noqa: N802 (http.server's name)
         self.server.paths.append(self.path)
-        body = b'{"status": "ok"}'
-        self.send_response(200)
-        self.send_header("X-App-Version", self.server.next_version())
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.reply(b'{"status": "ok"}', headers={"X-App-Version": self.server.next_version()})
 
 
 @pytest.fixture
 def balancer():
-    server = LoadBalancer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with stand_in_server(Probe, LoadBalancer) as server:
+        yield server
 
 
 # --- AWS: moto for what it serves, a Stubber for Beanstalk ---------------------------------------

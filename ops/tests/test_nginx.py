@@ -4,40 +4,34 @@ wrote it, with nothing appended."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
 import subprocess
-import threading
 import urllib.request
 
 import pytest
 
 from ops.aws.beanstalk import PLATFORM
-from ops.testing import eventually, free_port
+from ops.testing import StandInHandler, eventually, free_port, stand_in_server
 
 LOCATION = PLATFORM / "nginx" / "conf.d" / "elasticbeanstalk" / "00_application.conf"
 
 
-class Echo(http.server.BaseHTTPRequestHandler):
+class Echo(StandInHandler):
     def do_GET(self):  # noqa: N802 (http.server's name)
-        body = json.dumps({name: self.headers.get(name) for name in (
-            "X-Forwarded-For", "X-Forwarded-Proto", "Host")}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.reply(json.dumps({name: self.headers.get(name) for name in (
+            "X-Forwarded-For", "X-Forwarded-Proto", "Host")}).encode())
 
 
 @pytest.fixture
 def nginx(tmp_path):
     """nginx with the platform's surroundings (its upstream `docker`, its $connection_upgrade map)
     and our location, in front of Echo; its address."""
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    with stand_in_server(Echo) as backend:
+        yield from nginx_before(backend, tmp_path)
+
+
+def nginx_before(backend, tmp_path):
     port = free_port()
     temp = {name: tmp_path / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
     config = tmp_path / "nginx.conf"
@@ -74,8 +68,6 @@ http {{
     finally:
         process.terminate()
         process.wait(timeout=10)
-        backend.shutdown()
-        backend.server_close()
 
 
 def received(url: str, **headers: str) -> dict:
