@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate, user_logged_in
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from knox.auth import TokenAuthentication
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.request import Request
@@ -12,6 +11,7 @@ from rest_framework.response import Response
 
 from accounts import login_attempts, selectors, services
 from accounts.api import serializers
+from application_service.api.authentication import TokenAuthentication
 from application_service.api.throttling import AnonThrottle, AuthThrottle, UserThrottle
 from application_service.api.views import NO_CONTENT, ApiView
 
