@@ -17,6 +17,13 @@ from ops.errors import UserError
 from ops.waiting import poll
 
 CREATE_HINT = "run `invoke db.create` (it creates it, utf8mb4)"
+# MySQL's answers to a wrong user or password (ER_ACCESS_DENIED_ERROR) and to a user without
+# rights on the database (ER_DBACCESS_DENIED_ERROR): the server is up, so starting it is not the fix.
+ACCESS_DENIED, DATABASE_ACCESS_DENIED = 1045, 1044
+ACCESS_DENIED_HINT = ("check the user and password in DATABASE_URL: the server answered and "
+                      "refused them")
+DATABASE_ACCESS_DENIED_HINT = ("the user in DATABASE_URL has no rights on its database: grant them "
+                               "(GRANT ALL ON name.* TO 'user'@'%') or name a user that has them")
 
 
 @dataclass(frozen=True)
@@ -79,9 +86,12 @@ def required_services(environment: Environment) -> list[Service]:
         services.append(Service(
             "database", database.redact(environment.database_url),
             lambda: probe_mysql(config),
-            "start MySQL/MariaDB (or fix DATABASE_URL); on this kind of machine: "
-            "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
+            "start MySQL/MariaDB (or fix the host and port in DATABASE_URL); on this kind of "
+            "machine: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
         ))
+    elif environment.strict and not database.url_from_environment(environment.variables):
+        raise UserError(f"The {environment.name} environment needs MySQL, but DATABASE_URL is not "
+                        f"set; set it to mysql://user:password@host:3306/name.")
     elif environment.strict:
         raise UserError(f"The {environment.name} environment needs MySQL, but DATABASE_URL is "
                         f"{database.redact(environment.database_url)!r}; point it at MySQL.")
@@ -98,6 +108,14 @@ def required_services(environment: Environment) -> list[Service]:
         raise UserError(f"The {environment.name} environment needs Redis, but REDIS_URL is not "
                         f"set; point it at Redis (redis://127.0.0.1:6379/0).")
     return services
+
+
+def redis_problem(environment: Environment) -> str | None:
+    """Why the environment's Redis does not answer, or None when it does (or none is set)."""
+    for service in required_services(environment):
+        if service.name == "redis":
+            return check(service)
+    return None
 
 
 def django_environment(name: str | None, *, database: bool = False) -> Environment:
@@ -119,9 +137,12 @@ def require_database(environment: Environment) -> None:
         if service.name != "database":
             continue
         if error := check(service):
+            fix = fix_for(service, error)
+            if fix != service.hint:
+                raise UserError(f"The database ({service.url}) refused the connection: {error}. "
+                                f"{fix[0].upper()}{fix[1:]}.")
             raise UserError(f"The database ({service.url}) is not reachable: {error}. "
-                            f"{service.hint[0].upper()}{service.hint[1:]}; `invoke wait-for` waits "
-                            f"for it to come up.")
+                            f"{fix[0].upper()}{fix[1:]}; `invoke wait-for` waits for it to come up.")
         if problem := missing_database(database_config(environment)):
             raise UserError(f"{problem[0].upper()}{problem[1:]} ({service.url}): "
                             f"{CREATE_HINT}, then run this again.")
@@ -134,6 +155,15 @@ def check(service: Service) -> str | None:
     except Exception as exc:  # each driver raises its own errors; all mean "not up"
         return f"{type(exc).__name__}: {exc}".strip()
     return None
+
+
+def fix_for(service: Service, error: str) -> str:
+    """The fix that fits why `service` failed: a refused password is not a stopped server."""
+    if service.name == "database" and f"({ACCESS_DENIED}," in error:
+        return ACCESS_DENIED_HINT
+    if service.name == "database" and f"({DATABASE_ACCESS_DENIED}," in error:
+        return DATABASE_ACCESS_DENIED_HINT
+    return service.hint
 
 
 def wait_for(services: list[Service], *, timeout: float, interval: float = 0.5,
@@ -163,6 +193,6 @@ def wait_for(services: list[Service], *, timeout: float, interval: float = 0.5,
         out.write("\n")
         raise UserError(" ".join(
             f"{name} ({service.url}) never came up within {timeout:g}s: {errors[name]}; "
-            f"{service.hint}." for name, service in waiting.items()
+            f"{fix_for(service, errors[name])}." for name, service in waiting.items()
         ))
     out.flush()

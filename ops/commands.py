@@ -117,12 +117,16 @@ CELERY_APP = "application_service.celery"
 
 
 def celery_worker(*, concurrency: int | None = None, queues: str = "", beat: bool = False,
-                  loglevel: str = "INFO", schedule_dir: str = "", include: str = "") -> list[str]:
+                  loglevel: str = "INFO", schedule_dir: str = "", include: str = "",
+                  pool: str = "") -> list[str]:
     """A worker; with `beat` it runs the scheduler too (its schedule file in `schedule_dir` on
     the embedded broker; with Redis, RedBeat keeps the schedule there). `include`: modules of
-    jobs to import beside those the app finds (comma-separated, Celery's --include)."""
+    jobs to import beside those the app finds (comma-separated, Celery's --include). `pool`:
+    Celery's --pool (default prefork)."""
     argv = [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR), "worker",
             "--loglevel", loglevel]
+    if pool:
+        argv += ["--pool", pool]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     if queues:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable, Sequence
 
 from ops.envvars import REPOSITORY
@@ -12,15 +13,29 @@ COMPOSE_FILE = REPOSITORY / "docker" / "docker-compose.yml"
 PROJECT = "little-service"
 
 
-def program(which: Callable[[str], str | None] = shutil.which) -> list[str]:
+def docker_plugin_answers(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> bool:
+    """The docker CLI has its compose plugin (`docker compose version` answers)."""
+    try:
+        return run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+NO_COMPOSE = ("No compose tool: the docker CLI has no compose plugin (`docker compose` is not a "
+              "command) and neither docker-compose nor podman-compose is installed. Install one "
+              "(Docker's docker-compose-plugin package, or pip install podman-compose beside podman), "
+              "or run without containers: `invoke dev` serves on SQLite and the embedded broker.")
+
+
+def program(which: Callable[[str], str | None] = shutil.which,
+            docker_plugin: Callable[[], bool] = docker_plugin_answers) -> list[str]:
     """The compose front end installed: the docker CLI's plugin, else docker-compose or podman-compose."""
-    if which("docker"):
+    if which("docker") and docker_plugin():
         return ["docker", "compose"]
     for standalone in ("docker-compose", "podman-compose"):
         if which(standalone):
             return [standalone]
-    raise UserError("No compose tool found: install Docker (with its compose plugin), "
-                    "docker-compose or podman-compose.")
+    raise UserError(NO_COMPOSE)
 
 
 def compose(*arguments: str, front: Sequence[str]) -> list[str]:

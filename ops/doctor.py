@@ -57,20 +57,34 @@ def check_driver(environment: Environment) -> Finding | None:
                                  "rm .venv/.lock-sha256 and run python3 bootstrap.py doctor")
 
 
+def check_settings(environment: Environment) -> Finding | None:
+    """The settings the environment refuses to start without, or unfit values: None when it has none."""
+    try:
+        environment.require()
+    except UserError as exc:
+        return Finding("settings", False, str(exc),
+                       f"set them in the process environment or the git-ignored .env (secrets "
+                       f"never go in env/{environment.name}.env)")
+    return None
+
+
 def check_services(environment: Environment) -> list[Finding]:
     try:
         required = backing_services.required_services(environment)
     except UserError as exc:
-        return [Finding("services", False, str(exc), "fix env/<env>.env or .env")]
+        return [Finding("services", False, str(exc),
+                        f"set it in .env or the process environment (env/{environment.name}.env "
+                        f"for values that are not secret)")]
     findings = []
     for service in required:
         error = backing_services.check(service)
         findings.append(Finding(service.name, error is None, error or f"up at {service.url}",
-                                "" if error is None else service.hint))
+                                "" if error is None else backing_services.fix_for(service, error)))
         if service.name == "database" and error is None:
             problem = backing_services.missing_database(backing_services.database_config(environment))
-            findings[-1] = Finding("database", problem is None, problem or f"up at {service.url}",
-                                   backing_services.CREATE_HINT if problem else "")
+            fix = "" if problem is None else (backing_services.CREATE_HINT if "does not exist" in problem
+                                              else backing_services.fix_for(service, problem))
+            findings[-1] = Finding("database", problem is None, problem or f"up at {service.url}", fix)
     if not required:
         findings.append(Finding("services", True, "none needed (SQLite, local-memory cache)"))
     return findings
@@ -78,9 +92,9 @@ def check_services(environment: Environment) -> list[Finding]:
 
 def examine(environment: Environment) -> list[Finding]:
     findings = [check_python(), check_lock()]
-    driver = check_driver(environment)
-    if driver:
-        findings.append(driver)
+    for finding in (check_settings(environment), check_driver(environment)):
+        if finding:
+            findings.append(finding)
     return findings + check_services(environment)
 
 

@@ -29,7 +29,9 @@ from ops.errors import UserError
 DOCKERFILE = "docker/Dockerfile"
 # The build secrets the Dockerfile mounts (id -> the option of `invoke build` naming the file).
 SECRETS = {"pip_conf": "--pip-config", "ca_bundle": "--ca-bundle"}
-NO_ENGINE = "No container engine: start Docker, or install podman (apt-get install -y podman runc)."
+NO_ENGINE = ("No container engine: Docker does not answer (`docker info`) and podman is not "
+             "installed. Start Docker, or install podman and runc (apt-get install -y podman "
+             "runc): `invoke build` then builds with podman, nothing to configure.")
 # Where CI systems name the commit they build when the checkout has no .git (CodeBuild's zip).
 COMMIT_VARIABLES = ("CODEBUILD_RESOLVED_SOURCE_VERSION", "CIRCLE_SHA1", "GITHUB_SHA")
 

@@ -362,3 +362,10 @@ def client_for(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def with_wrong_password(server_url: str, database: str = "little_service") -> str:
+    """The MySQL server's URL with a password it refuses (`not-the-password`), naming `database`."""
+    parts = urlsplit(server_url)
+    netloc = f"{parts.username or 'root'}:not-the-password@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}"))

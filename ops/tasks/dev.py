@@ -5,7 +5,8 @@ from __future__ import annotations
 from invoke import Collection, Exit
 
 from ops import commands
-from ops.backing_services import django_environment
+from ops.backing_services import django_environment, redis_problem
+from ops.dev import dev_plan_notice, dev_processes
 from ops.envvars import resolve
 from ops.processes import run_together
 from ops.run import replace_process, run
@@ -25,13 +26,9 @@ def start(c, env=None, address="127.0.0.1:8000", docker=False):
         replace_process(compose.up(front=compose.program()), resolve("local"))
     environment = django_environment(env, database=True)
     run(c, commands.migrate(), environment)
-    print(f"Serving {environment.name} on http://{address}/ with a worker and beat "
-          f"(broker: {environment.redis_url and 'redis' or 'embedded'}); Ctrl-C stops all", flush=True)
-    code = run_together({
-        "web": commands.runserver(address),
-        "worker": commands.celery_worker(concurrency=2),
-        "beat": commands.celery_beat(schedule_dir=environment.embedded_broker_dir),
-    }, environment)
+    redis_down = redis_problem(environment)
+    print(dev_plan_notice(environment, address, redis_down), flush=True)
+    code = run_together(dev_processes(environment, address, jobs=redis_down is None), environment)
     if code:
         raise Exit(code=code)
 

@@ -91,3 +91,22 @@ def test_a_database_that_does_not_exist_is_named_with_the_task_that_creates_it(m
         f"then run this again.")
     assert backing_services.missing_database(backing_services.database_config(
         resolve("local", {"DATABASE_URL": mysql_url + "mysql"}))) is None  # one that exists
+
+
+def test_the_database_fix_fits_why_it_failed():
+    from ops.backing_services import (
+        ACCESS_DENIED_HINT,
+        DATABASE_ACCESS_DENIED_HINT,
+        Service,
+        fix_for,
+    )
+
+    database = Service("database", "mysql://u:***@h/d", lambda: None, "start MySQL/MariaDB")
+    refused = "OperationalError: (1045, \"Access denied for user 'u'@'h' (using password: YES)\")"
+    assert fix_for(database, refused) == ACCESS_DENIED_HINT
+    no_rights = "OperationalError: (1044, \"Access denied for user 'u'@'%' to database 'd'\")"
+    assert fix_for(database, no_rights) == DATABASE_ACCESS_DENIED_HINT
+    down = "OperationalError: (2002, \"Can't connect to server on 'h' (115)\")"
+    assert fix_for(database, down) == "start MySQL/MariaDB"
+    redis = Service("redis", "redis://h:6379/0", lambda: None, "start Redis")
+    assert fix_for(redis, refused) == "start Redis"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from ops import compose
@@ -12,11 +14,34 @@ BASE = ["docker", "compose", "--project-name", "little-service", "--file", FILE]
 
 
 def test_the_docker_cli_plugin_is_preferred_then_the_standalone_tools():
-    assert compose.program(lambda name: "/usr/bin/docker") == ["docker", "compose"]
+    assert compose.program(lambda name: "/usr/bin/docker", lambda: True) == ["docker", "compose"]
     only_podman_compose = lambda name: "/usr/bin/x" if name == "podman-compose" else None  # noqa: E731
-    assert compose.program(only_podman_compose) == ["podman-compose"]
-    with pytest.raises(UserError, match="No compose tool found"):
-        compose.program(lambda name: None)
+    assert compose.program(only_podman_compose, lambda: True) == ["podman-compose"]
+    with pytest.raises(UserError) as refused:
+        compose.program(lambda name: None, lambda: True)
+    assert str(refused.value) == compose.NO_COMPOSE
+
+
+def test_a_docker_cli_without_its_compose_plugin_is_not_a_compose_tool():
+    def docker_and_podman_compose(name):
+        return f"/usr/bin/{name}" if name in {"docker", "podman-compose"} else None
+
+    assert compose.program(docker_and_podman_compose, lambda: False) == ["podman-compose"]
+    with pytest.raises(UserError) as refused:
+        compose.program(lambda name: "/usr/bin/docker" if name == "docker" else None, lambda: False)
+    assert str(refused.value).startswith("No compose tool: the docker CLI has no compose plugin")
+    assert "`invoke dev` serves on SQLite and the embedded broker" in str(refused.value)
+
+
+def test_the_plugin_check_asks_docker_compose_version():
+    asked = []
+
+    def run(argv, **options):
+        asked.append(argv)
+        return subprocess.CompletedProcess(argv, 125)
+
+    assert not compose.docker_plugin_answers(run)
+    assert asked == [["docker", "compose", "version"]]
 
 
 def test_up_builds_and_stays_in_the_foreground():

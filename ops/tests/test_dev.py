@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 import uuid
 
 import pytest
@@ -53,5 +54,61 @@ def test_dev_runs_web_worker_and_beat_and_ctrl_c_stops_them_all(tmp_path):
         output = log.read_text()
         for name in ("web", "worker", "beat"):
             assert f"{name} stopped" in output
+        # Ctrl-C stops each one cleanly: no pool errors, nothing killed.
+        assert "SIGKILL" not in output and "ERROR" not in output, output[-3000:]
+        assert output.count("Watching for file changes") == 1  # autoreload's line once
     finally:
         stop(process)
+
+
+def dev_env(tmp_path, **overrides):
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"APP_ENV", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CI",
+                          "CELERY_BROKER_URL", "REDIS_PASSWORD"}}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite3'}",
+               CELERY_FILESYSTEM_DIR=str(tmp_path / "celery"), APP_ENV="local", **overrides)
+    return env
+
+
+def test_dev_with_redis_down_serves_the_web_alone_and_says_so_in_one_paragraph(tmp_path):
+    redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    port = free_port()
+    log = tmp_path / "dev.log"
+    process = start_invoke(["dev", "--address", f"127.0.0.1:{port}"], dev_env(tmp_path, REDIS_URL=redis_url),
+                           log)
+    try:
+        wait_for_text(log, "Starting development server", process=process, timeout=90)
+        base = f"http://127.0.0.1:{port}"
+        eventually(lambda: http_get(f"{base}/healthz").status == 200, timeout=60)
+        time.sleep(5)  # long enough for a beat to die and take the web server down with it
+        assert http_get(f"{base}/").status == 200
+        assert process.poll() is None
+        output = log.read_text()
+        notices = [line for line in output.splitlines() if line.startswith("Redis (")]
+        assert notices == [
+            f"Redis ({redis_url}) does not answer (ConnectionError: Error 111 connecting to "
+            f"127.0.0.1:{redis_url.split(':')[2].split('/')[0]}. Connection refused.). Serving local on "
+            f"{base}/ without the worker and beat, which need it: jobs are not run and /readyz answers "
+            f"503. To run them, start Redis (redis-server --daemonize yes --port 6379) and run `invoke "
+            f"dev` again, or remove REDIS_URL (from .env) to use the embedded broker. Ctrl-C stops the "
+            f"web server."]
+        assert "worker |" not in output and "beat   |" not in output
+        assert "Traceback" not in output
+
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=30) is not None
+        output = log.read_text()
+        assert "web stopped" in output and "SIGKILL" not in output
+    finally:
+        stop(process)
+
+
+def test_the_worker_and_beat_run_only_when_their_broker_answers(tmp_path):
+    from ops.dev import dev_processes
+    from ops.envvars import resolve
+
+    environment = resolve("local", {"CELERY_FILESYSTEM_DIR": str(tmp_path)})
+    assert list(dev_processes(environment, "127.0.0.1:8000", jobs=True)) == ["web", "worker", "beat"]
+    assert list(dev_processes(environment, "127.0.0.1:8000", jobs=False)) == ["web"]
+    worker = dev_processes(environment, "127.0.0.1:8000", jobs=True)["worker"]
+    assert worker[worker.index("--pool") + 1] == "threads"  # Ctrl-C stops it with no pool to kill

@@ -1,6 +1,8 @@
+import os
+
 from ops import doctor, locks
 from ops.envvars import resolve
-from ops.testing import free_port
+from ops.testing import free_port, invoke, with_wrong_password
 
 
 def test_requirement_names_reads_in_and_lock_files(tmp_path):
@@ -72,3 +74,28 @@ def test_doctor_checks_the_database_itself_not_only_its_server(mysql_url):
     assert not database.ok
     assert database.detail == "the database 'little_service_never_created' does not exist"
     assert database.fix == "run `invoke db.create` (it creates it, utf8mb4)"
+
+
+def test_production_doctor_names_each_missing_setting_and_never_calls_the_database_sqlite():
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"APP_ENV", "CI", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DB_HOST", "REDIS_URL",
+                          "SECRET_KEY", "ALLOWED_HOSTS", "NUM_PROXIES"}}
+    result = invoke("doctor", "--env", "production", env=env)
+    assert result.returncode == 1
+    assert ("FAIL settings: The production environment cannot start: SECRET_KEY, ALLOWED_HOSTS, "
+            "DATABASE_URL, REDIS_URL, NUM_PROXIES are not set.") in result.stdout
+    assert ("FAIL services: The production environment needs MySQL, but DATABASE_URL is not set; "
+            "set it to mysql://user:password@host:3306/name.") in result.stdout
+    assert "sqlite" not in result.stdout.lower()
+    assert "<env>" not in result.stdout and "env/production.env" in result.stdout
+    assert result.stderr.strip() == "doctor found problems; each has its fix above."
+
+
+def test_a_refused_password_is_answered_with_the_password_fix_not_a_server_start(mysql_url):
+    wrong = with_wrong_password(mysql_url)
+    findings = doctor.examine(resolve("ci", {"DATABASE_URL": wrong, "REDIS_URL": "redis://127.0.0.1:6379/0"}))
+    database = next(finding for finding in findings if finding.name == "database")
+    assert not database.ok and "Access denied" in database.detail
+    assert database.fix == ("check the user and password in DATABASE_URL: the server answered and "
+                            "refused them")
+    assert "start-stop-daemon" not in doctor.report(findings)

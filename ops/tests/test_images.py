@@ -178,8 +178,10 @@ def test_else_podman_with_this_machines_configuration(tmp_path):
 def test_no_engine_is_a_user_error_that_says_what_to_install(tmp_path):
     with pytest.raises(UserError) as raised:
         images.find_engine(tmp_path, {}, docker=lambda: False, podman_installed=lambda: False)
-    assert str(raised.value) == ("No container engine: start Docker, or install podman "
-                                 "(apt-get install -y podman runc).")
+    assert str(raised.value) == (
+        "No container engine: Docker does not answer (`docker info`) and podman is not installed. "
+        "Start Docker, or install podman and runc (apt-get install -y podman runc): `invoke build` "
+        "then builds with podman, nothing to configure.")
 
 
 def test_docker_answers_only_when_docker_info_succeeds():

@@ -10,7 +10,7 @@ from invoke import Config, Context, Exit, MockContext, Result
 
 import tasks
 from ops.tasks import core
-from ops.testing import free_port, invoke
+from ops.testing import free_port, invoke, with_wrong_password
 
 EXPECTED_TASKS = {"dev.start", "dev.web", "test", "shell", "manage", "migrate", "serve", "wait-for",
                   "doctor", "lint", "db.create", "createsuperuser", "lock", "healthcheck", "celery.worker",
@@ -78,6 +78,34 @@ def test_readme_shows_every_task_and_only_real_ones():
     shown = set(re.findall(r"`invoke ([a-z][a-z0-9_.-]*)", readme))
     assert shown <= every_name, f"README shows tasks that do not exist: {shown - every_name}"
 
+
+
+def message_task_names() -> dict[str, set[str]]:
+    """Each `invoke X` in a string of ops/ that is not a docstring (the messages, hints and fixes
+    the tasks print), with the places that name it."""
+    import ast
+
+    named: dict[str, set[str]] = {}
+    for path in sorted((tasks.ROOT / "ops").rglob("*.py")):
+        if "tests" in path.parts:
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                for name in re.findall(r"\binvoke ([a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)?)", node.value):
+                    named.setdefault(name, set()).add(f"{path.relative_to(tasks.ROOT)}:{node.lineno}")
+    return named
+
+
+def test_every_message_names_only_tasks_that_exist():
+    named = message_task_names()
+    assert {"db.create", "wait-for", "build", "dev"} <= set(named)  # the scan reads the messages
+    every_name = set().union(*listed_names().values())
+    assert {name: places for name, places in named.items() if name not in every_name} == {}
 
 @pytest.mark.parametrize(
     ("arguments", "env", "message"),
@@ -236,3 +264,41 @@ def test_a_user_error_in_a_pre_task_is_a_message_too(capsys):
         program.run(["invoke", "main"], exit=True)
     assert exit_code.value.code == 1
     assert capsys.readouterr().err.strip() == "error: the pre-task found nothing to prepare"
+
+
+def test_a_refused_database_password_names_the_password_not_a_stopped_server(mysql_url):
+    wrong = with_wrong_password(mysql_url)
+    result = invoke("migrate", env=clean_env(DATABASE_URL=wrong))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: The database (mysql://") and ":***@" in result.stderr
+    assert ("refused the connection: OperationalError: (1045, \"Access denied for user "
+            in result.stderr)
+    assert result.stderr.rstrip().endswith(
+        "Check the user and password in DATABASE_URL: the server answered and refused them.")
+    assert "start-stop-daemon" not in result.stderr and "not-the-password" not in result.stderr
+
+
+def test_production_secrets_may_come_from_dot_env_and_the_message_says_so():
+    result = invoke("migrate", "--env", "production", env=clean_env())
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: The production environment cannot start: SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, "
+        "REDIS_URL, NUM_PROXIES are not set. Set them in the process environment or the git-ignored "
+        ".env (on AWS: SSM Parameter Store); env/production.env holds non-secret values only.")
+
+
+def test_dev_docker_without_a_compose_tool_says_what_is_missing_and_how_to_go_on(tmp_path):
+    """A docker CLI without its compose plugin, and no docker-compose or podman-compose."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text("#!/bin/sh\necho \"docker: unknown command: docker $1\" >&2\nexit 1\n")
+    docker.chmod(0o755)
+    result = invoke("dev", "--docker", env=clean_env(PATH=str(bin_dir)))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: No compose tool: the docker CLI has no compose plugin (`docker compose` is not a "
+        "command) and neither docker-compose nor podman-compose is installed. Install one (Docker's "
+        "docker-compose-plugin package, or pip install podman-compose beside podman), or run without "
+        "containers: `invoke dev` serves on SQLite and the embedded broker.")
+    assert "unknown command" not in result.stderr + result.stdout

@@ -172,8 +172,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.log_level("LOG_LEVEL", "INFO")},
     # django-axes says INFO for every sign-in attempt and at every start: its warnings (lockouts)
-    # are what an operator needs.
-    "loggers": {"axes": {"level": "WARNING"}},
+    # are what an operator needs. Django's own handlers go, its loggers' included (runserver's
+    # request lines too): each record reaches the root's handler once, where "Watching for file
+    # changes" printed twice. No ADMINS are set, so its mail handler sent nothing.
+    "loggers": {"axes": {"level": "WARNING"}, "django": {"level": "INFO"}},
 }
 
 # What the service shows browsers and strangers (README, "Security").
@@ -266,7 +268,7 @@ def env_rate(name: str, default: str) -> str:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call gets 401 with WWW-Authenticate: Token.
-        "knox.auth.TokenAuthentication",
+        "application_service.api.authentication.TokenAuthentication",
         "application_service.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
