@@ -1,26 +1,34 @@
 #!/usr/bin/env python3
-"""Install the locked dependencies into .venv when the lock changed, then run an invoke task.
+"""Install the locked dependencies the task needs into .venv when its lock changed, then run the task.
 
-    python3 bootstrap.py dev      # serve the service on http://127.0.0.1:8000/
-    python3 bootstrap.py test     # run the whole test suite
+    python3 bootstrap.py dev      # serve the service on http://127.0.0.1:8000/ (the runtime lock)
+    python3 bootstrap.py test     # run the whole test suite (the development lock)
 
 Only the standard library is used here: this file runs before anything is installed.
-The virtual environment lives in .venv (or $LITTLE_SERVICE_VENV); a stamp file in it records
-the lock's checksum, so a second run installs nothing while requirements-dev.txt is unchanged.
+Serving and developing need only the runtime lock (requirements.txt, what the image runs): the
+tasks in RUNTIME_TASKS. Every other task gets the development lock (requirements-dev.txt: the
+runtime lock plus the test, lint, browser, AWS-mock and build tools), installed by the first task
+that needs it. The first argument that is not an option names the task, as invoke reads it; in a
+chain of tasks (`bootstrap.py migrate test`) the first decides, so name a development task first.
+The virtual environment lives in .venv (or $LITTLE_SERVICE_VENV); a stamp file per lock in it
+records the lock's checksum, so a second run installs nothing while the lock is unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+RUNTIME_LOCK = ROOT / "requirements.txt"
 LOCK = ROOT / "requirements-dev.txt"
 MINIMUM_PYTHON = (3, 11)
 # mysqlclient compiles against the MySQL/MariaDB client library; these are the names its
@@ -28,14 +36,80 @@ MINIMUM_PYTHON = (3, 11)
 MYSQL_PKG_CONFIG_NAMES = ("mysqlclient", "mariadb", "libmariadb")
 
 
+# The tasks that need only the runtime lock: the image's roles and local development (invoke dev
+# runs runserver, Celery and honcho, all in the runtime lock). Any other task, and any name not
+# here, gets the development lock.
+RUNTIME_TASKS = frozenset({
+    "dev", "dev.start", "dev.web", "serve", "celery", "celery.worker", "celery.beat", "migrate",
+    "manage", "shell", "wait-for", "healthcheck", "createsuperuser", "db.create",
+})
+# invoke's own options that show something and run no task (the task file loads on the runtime lock).
+NO_TASK_OPTIONS = frozenset({"-l", "--list", "-h", "--help", "-V", "--version"})
+
+# The stamp of each lock in the virtual environment. The development lock's keeps its old name:
+# invoke doctor reads it. The development lock holds the runtime lock's every package, at the same
+# versions and hashes (a test holds them so), so its current stamp covers both.
 STAMP = ".lock-sha256"
+RUNTIME_STAMP = ".runtime-lock-sha256"
+STAMPS = {RUNTIME_LOCK: RUNTIME_STAMP, LOCK: STAMP}
+WHAT_IS_IN = {
+    RUNTIME_LOCK: "the runtime lock: Django, Celery, honcho, what the image runs",
+    LOCK: "the development lock: the runtime lock and the test, lint, browser, AWS-mock and build tools",
+}
 
 
-def lock_digest(skip_mysql: bool) -> str:
-    """What the stamp in the virtual environment records: the lock, the Python, the driver choice."""
+def lock_digest(skip_mysql: bool, lock: Path = LOCK) -> str:
+    """What a lock's stamp in the virtual environment records: the lock, the Python, the driver choice."""
     return hashlib.sha256(
-        LOCK.read_bytes() + sys.version.encode() + (b"no-mysql" if skip_mysql else b"")
+        lock.read_bytes() + sys.version.encode() + (b"no-mysql" if skip_mysql else b"")
     ).hexdigest()
+
+
+def task_name(argv: list[str]) -> str | None:
+    """The task invoke runs first: the first argument that is not an option; None when there is
+    none, or when invoke only lists, helps or tells its version."""
+    if not argv or argv[0] in NO_TASK_OPTIONS:
+        return None
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def lock_for(argv: list[str]) -> Path:
+    """The lock the task needs: the runtime lock for RUNTIME_TASKS and for no task, else the
+    development lock."""
+    name = task_name(argv)
+    return RUNTIME_LOCK if name is None or name in RUNTIME_TASKS else LOCK
+
+
+def stamp_current(target: Path, lock: Path, skip_mysql: bool) -> bool:
+    stamp = target / STAMPS[lock]
+    return stamp.exists() and stamp.read_text() == lock_digest(skip_mysql, lock)
+
+
+def lock_to_install(target: Path, lock: Path, skip_mysql: bool) -> Path | None:
+    """The lock to install into the virtual environment `target` for a task that needs `lock`:
+    None when it is there already (its stamp, or the development lock's, is current)."""
+    if stamp_current(target, LOCK, skip_mysql) or stamp_current(target, lock, skip_mysql):
+        return None
+    return lock
+
+
+def locked_packages(lock_text: str) -> dict[str, tuple[str, frozenset[str]]]:
+    """Each package a hashed lock pins, by its name as pip compares names: its version and its hashes."""
+    packages: dict[str, tuple[str, frozenset[str]]] = {}
+    name = None
+    for line in lock_text.splitlines():
+        words = line.strip().rstrip("\\").split()
+        if line and not line[0].isspace() and not line.startswith(("#", "-")):
+            requirement = words[0]
+            name, _, version = requirement.partition("==")
+            name = re.sub(r"[-_.]+", "-", name).lower()
+            packages[name] = (version, frozenset())
+            words = words[1:]
+        for word in words:
+            if word.startswith("--hash=") and name:
+                version, hashes = packages[name]
+                packages[name] = (version, hashes | {word.removeprefix("--hash=")})
+    return packages
 
 
 def venv_dir() -> Path:
@@ -74,8 +148,9 @@ def lock_without(lock_text: str, package: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def install(python: Path, stamp: Path, digest: str, skip_mysql: bool) -> None:
-    lock_text = LOCK.read_text()
+def install(python: Path, lock: Path, skip_mysql: bool) -> None:
+    """Install `lock` with pip, every file checked against its hashes, then write its stamp."""
+    lock_text = lock.read_text()
     if skip_mysql:
         print(
             "bootstrap: no MySQL client library found (pkg-config mysqlclient/mariadb), so the "
@@ -84,21 +159,35 @@ def install(python: Path, stamp: Path, digest: str, skip_mysql: bool) -> None:
             file=sys.stderr,
         )
         lock_text = lock_without(lock_text, "mysqlclient")
-    print(f"bootstrap: installing {LOCK.name} into {python.parent.parent} ...", flush=True)
+    target = python.parent.parent
+    print(f"bootstrap: installing {lock.name} ({len(locked_packages(lock_text))} packages, "
+          f"{WHAT_IS_IN[lock]}) into {target}; pip reports each package ...", flush=True)
+    started = time.monotonic()
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write(lock_text)
     try:
-        command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                   "--require-hashes", "--no-deps", "-r", handle.name]
-        if subprocess.run(command, check=False).returncode != 0:
+        if subprocess.run(pip_install_command(python, handle.name), check=False).returncode != 0:
             fail("installing the locked dependencies failed (pip's message is above); "
                  "fix the cause and run the same command again.")
     finally:
         os.unlink(handle.name)
-    stamp.write_text(digest)
+    (target / STAMPS[lock]).write_text(lock_digest(skip_mysql, lock))
+    print(f"bootstrap: {lock.name} installed in {time.monotonic() - started:.0f} s", flush=True)
 
 
-def ensure_environment() -> Path:
+def pip_install_command(python: Path, requirements: str) -> list[str]:
+    """pip, not a faster installer: pip alone reads the machine's pip configuration (pip.conf, PIP_*:
+    index, mirrors, CA bundle, constraints). No --quiet: pip's lines are the progress. --no-compile:
+    compiling every installed module took most of a warm install (35 s of the runtime lock, 14 s
+    without); Python compiles the modules a task imports, once, as it first imports them. Unless
+    it writes no bytecode (PYTHONDONTWRITEBYTECODE): then every run would compile them again."""
+    no_compile = [] if sys.flags.dont_write_bytecode else ["--no-compile"]
+    return [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--require-hashes",
+            "--no-deps", *no_compile, "-r", requirements]
+
+
+def ensure_environment(lock: Path = LOCK) -> Path:
+    """The virtual environment, with `lock` (or the development lock, which holds it) installed."""
     if sys.version_info < MINIMUM_PYTHON:
         fail(f"Python {'.'.join(map(str, MINIMUM_PYTHON))}+ is needed, this is "
              f"{sys.version.split()[0]}; run this file with a newer python3.")
@@ -111,15 +200,14 @@ def ensure_environment() -> Path:
     if skip_mysql and truthy(os.environ.get("CI")):
         fail("CI needs the MySQL driver, but no MySQL client library was found; install "
              "libmariadb-dev and pkg-config (apt-get install -y libmariadb-dev pkg-config).")
-    digest = lock_digest(skip_mysql)
-    stamp = target / STAMP
-    if not stamp.exists() or stamp.read_text() != digest:
-        install(python, stamp, digest, skip_mysql)
+    needed = lock_to_install(target, lock, skip_mysql)
+    if needed:
+        install(python, needed, skip_mysql)
     return target
 
 
 def main(argv: list[str]) -> None:
-    target = ensure_environment()
+    target = ensure_environment(lock_for(argv))
     if not argv:
         argv = ["--list"]
     invoke = target / "bin" / "invoke"

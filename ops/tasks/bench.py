@@ -6,6 +6,8 @@ carry it, so it is imported when the task runs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke import Collection, Exit
 
 from ops.tasks import from_checkout, task
@@ -43,4 +45,21 @@ def run(c, duration=None, connections=None, workers=None, rounds=None, jobs=None
         raise Exit("bench: a scenario missed its target (see the table above).")
 
 
-ns = Collection("bench", run)
+@task(name="first-page", auto_shortflags=False, help={
+    "source": "the repository to clone (default: this checkout; a clone holds its commits, not "
+              "uncommitted changes)",
+    "ref": "the commit, branch or tag to check out in each clone (default HEAD)",
+    "python": "the python3 that runs bootstrap.py (default: this Python's base interpreter)",
+    "timeout": "seconds each run may take to answer 200 (default 900)",
+})
+def first_page(c, source=None, ref="HEAD", python=None, timeout=900):
+    """Time a fresh clone's `python3 bootstrap.py dev` to its first page: empty cache, warm, second run."""
+    first = from_checkout("ops.bench.first_page", "bench.first-page")
+    report = first.measure(source=Path(source) if source else first.REPOSITORY, ref=ref,
+                           python=python, timeout=float(timeout))
+    first.write(report)
+    print(first.table(report))
+    print(f"(figures in {first.REPORT})")
+
+
+ns = Collection("bench", run, first_page)
