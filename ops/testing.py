@@ -204,6 +204,24 @@ def kill(process: subprocess.Popen) -> None:
     process.wait(timeout=15)
 
 
+# The start of a Python program (`python -c`) that makes the top-level modules its arguments name
+# unimportable, as in an environment without them (the image, the runtime lock).
+WITHOUT_MODULES_PREAMBLE = """
+import sys
+from importlib.abc import MetaPathFinder
+
+blocked = set(sys.argv[1:])
+
+class Blocker(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in the runtime lock)", name=name)
+        return None
+
+sys.meta_path.insert(0, Blocker())
+"""
+
+
 class StandInHandler(http.server.BaseHTTPRequestHandler):
     """The handler of a stand-in HTTP server (a load balancer, an advisory service, a backend):
     `reply` answers, and nothing is logged."""

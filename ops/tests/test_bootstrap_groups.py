@@ -12,7 +12,7 @@ import pytest
 
 import bootstrap
 from ops.locks import requirement_names
-from ops.testing import REPOSITORY
+from ops.testing import REPOSITORY, WITHOUT_MODULES_PREAMBLE
 
 CI_COMMAND = ["test"]  # .ci/run: python3 bootstrap.py test
 
@@ -54,19 +54,7 @@ def test_every_runtime_task_exists():
 # What invoke dev runs (runserver, a Celery worker and beat, under honcho): the local settings,
 # the URLs, Django's checks and the Celery app, with every module only the development lock brings
 # made unimportable.
-RUNTIME_ONLY = """
-import sys
-from importlib.abc import MetaPathFinder
-
-blocked = set(sys.argv[1:])
-
-class Blocker(MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in blocked:
-            raise ModuleNotFoundError(f"No module named {name!r} (not in the runtime lock)", name=name)
-        return None
-
-sys.meta_path.insert(0, Blocker())
+RUNTIME_ONLY = WITHOUT_MODULES_PREAMBLE + """
 import django
 from django.core.management import call_command
 import honcho.manager

@@ -12,26 +12,14 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from ops.locks import requirement_names
-from ops.testing import REPOSITORY
+from ops.testing import REPOSITORY, WITHOUT_MODULES_PREAMBLE
 
 BUILD_AND_DEPLOY_TOOLS = {"boto3", "botocore", "docker", "fabric", "paramiko", "pip-tools", "moto"}
 
 # Runs invoke (`invoke --list` imports tasks.py and the ops modules it names; TASK_ARGV a task's
 # own) with every listed top-level module made unimportable, as in an image without them.
-WITHOUT_MODULES = """
+WITHOUT_MODULES = WITHOUT_MODULES_PREAMBLE + """
 import os
-import sys
-from importlib.abc import MetaPathFinder
-
-blocked = set(sys.argv[1:])
-
-class Blocker(MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in blocked:
-            raise ModuleNotFoundError(f"No module named {name!r} (not in the runtime lock)", name=name)
-        return None
-
-sys.meta_path.insert(0, Blocker())
 from invoke.main import program
 program.run(["invoke", *os.environ.get("TASK_ARGV", "--list").split()], exit=True)
 """
