@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from invoke import Collection
+from invoke import Collection, Exit
 
 from application_service.environments import truthy
 from ops.envvars import resolve
@@ -120,9 +121,48 @@ def teardown(c, env=None, confirm=None, region=None, timeout=None):
     print(f"{settings.stack_name} is removed.")
 
 
-ns = Collection("aws", bootstrap, teardown)
+# `aws.alarms --check`: its exit code when the check finds an alarm that needs attention (1 is
+# for a check that could not be made: no stack, no credentials).
+ALARMS_NEED_ATTENTION = 2
+
+
+@task(help={
+    "env": AWS_ENV_HELP,
+    "check": f"exit with {ALARMS_NEED_ATTENTION} when an alarm is in ALARM, has had INSUFFICIENT_DATA for "
+             "longer than --grace, or is missing from CloudWatch",
+    "grace": "minutes an alarm may stay INSUFFICIENT_DATA before --check counts it: a new alarm waits "
+             "for its first data (config aws.alarm_grace_minutes)",
+    "region": "the AWS region (default: aws/<env>.json's Region)",
+})
+def alarms(c, env=None, check=False, grace=None, region=None):
+    """List the environment's CloudWatch alarms: state, since when, threshold, reason."""
+    config, _, _, session, _ = aws_modules()
+    alarm_states = from_checkout("ops.aws.alarms", "aws.*")
+    try:
+        grace_minutes = float(grace if grace is not None else c.config.aws.alarm_grace_minutes)
+    except ValueError:
+        raise UserError(f"--grace {grace!r} is not a number of minutes (e.g. 30).") from None
+    settings = config.load(c.config.project.name, resolve(env).name, region=region)
+    account = session.connect(settings.region)
+    with session.aws_errors(f"Reading the alarms of {settings.stack_name}"):
+        report = alarm_states.read(account.client("cloudformation"), account.client("cloudwatch"),
+                                   settings.stack_name, settings.env)
+    now = datetime.now(UTC)
+    print(report.table(now), flush=True)
+    if not check:
+        return
+    problems = report.attention(now=now, grace=timedelta(minutes=grace_minutes))
+    if problems:
+        raise Exit("check failed: " + "; ".join(problems), code=ALARMS_NEED_ATTENTION)
+    print("check passed: no alarm in ALARM, none without data for more than "
+          f"{grace_minutes:g} minutes, none missing")
+
+
+ns = Collection("aws", bootstrap, teardown, alarms)
 ns.configure({"aws": {
     "timeout": 3600,
+    # aws.alarms --check: how long a new alarm may wait for its first data.
+    "alarm_grace_minutes": 30,
     # Secrets the service needs that only a person can give (the rest come from the stack).
     "required_secrets": ["SECRET_KEY"],
     "shown_outputs": ["Url", "EcrRepositoryUri", "SecretsPath", "AlarmTopicArn"],

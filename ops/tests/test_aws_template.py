@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import fnmatch
 import json
 import re
 import subprocess
@@ -34,7 +35,7 @@ ECR_PUSH = {"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayer
 NAME_PROPERTIES = {"RoleName", "InstanceProfileName", "RepositoryName", "BucketName", "TopicName",
                    "QueueName", "LogGroupName", "GroupName", "DBInstanceIdentifier", "DBParameterGroupName",
                    "DBSubnetGroupName", "CacheSubnetGroupName", "ReplicationGroupId", "ApplicationName",
-                   "EnvironmentName", "CNAMEPrefix", "Name", "AlarmName", "TableName"}
+                   "EnvironmentName", "CNAMEPrefix", "Name", "AlarmName", "TableName", "FilterName"}
 
 
 def template() -> dict:
@@ -496,6 +497,236 @@ def lifecycle_policy(given: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)\}", lambda match: given[match.group(1)], text)
 
 
+# --- alarms ----------------------------------------------------------------------------------------
+
+# What each alarm the service needs watches: the <what> of its name <project>-<env>-<what>.
+REQUIRED_ALARMS = {
+    "web-5xx": "the share of web requests that end in a 5xx",
+    "web-latency-p95": "the web requests' 95th percentile latency",
+    "web-unhealthy-hosts": "web instances in Degraded or Severe health",
+    "worker-unhealthy-hosts": "worker instances in Degraded or Severe health",
+    "database-cpu": "the database's CPU",
+    "database-free-storage": "the database's free storage",
+    "database-connections": "the database's connections",
+    "redis-memory": "Redis's memory",
+    "queue-backlog": "the deepest Celery queue, or no report of it",
+}
+# What RDS and ElastiCache publish of what the alarms read (a non-cluster-mode Redis: by member).
+RDS_METRICS = {"CPUUtilization", "FreeStorageSpace", "DatabaseConnections"}
+ELASTICACHE_METRICS = {"DatabaseMemoryUsagePercentage"}
+CONTAINER_LOG = "/var/log/eb-docker/containers/eb-current-app/stdouterr.log"
+
+
+def alarms() -> dict[str, dict]:
+    """The template's alarms by the <what> of their names."""
+    found = {}
+    for logical_id, spec in template()["Resources"].items():
+        if spec["Type"] == "AWS::CloudWatch::Alarm":
+            name = spec["Properties"]["AlarmName"]["Fn::Sub"]
+            assert name.startswith("${ProjectName}-${EnvironmentName}-"), logical_id
+            found[name.removeprefix("${ProjectName}-${EnvironmentName}-")] = spec["Properties"]
+    return found
+
+
+def metrics_of(alarm: dict) -> list[tuple[str, str, list[dict]]]:
+    """(namespace, metric name, dimensions) of each metric an alarm reads."""
+    if "MetricName" in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"], alarm.get("Dimensions", []))]
+    stats = [query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query]
+    return [(metric["Namespace"], metric["MetricName"], metric.get("Dimensions", [])) for metric in stats]
+
+
+def health_metrics(environment: str) -> set[str]:
+    """The metrics a Beanstalk environment of the template publishes: EnvironmentHealth with
+    enhanced health, and those its ConfigDocument asks for (a period, not null)."""
+    settings = options(environment)
+    assert settings[("aws:elasticbeanstalk:healthreporting:system", "SystemType")] == "enhanced"
+    document = json.loads(settings[("aws:elasticbeanstalk:healthreporting:system", "ConfigDocument")])
+    assert document["Version"] == 1
+    asked = document["CloudWatchMetrics"]["Environment"]
+    assert all(period == 60 for period in asked.values())  # each minute, as the alarms' periods
+    return {"EnvironmentHealth", *asked}
+
+
+def publishes(namespace: str, metric: str, dimensions: list[dict]) -> str:
+    """Which of the template's resources publishes the metric (an assertion fails if none does)."""
+    resources = template()["Resources"]
+    [dimension] = dimensions or [None]
+    if namespace == "AWS/ElasticBeanstalk":
+        environment = dimension["Value"]["Ref"]
+        assert dimension["Name"] == "EnvironmentName"
+        assert resources[environment]["Type"] == "AWS::ElasticBeanstalk::Environment"
+        assert metric in health_metrics(environment), (environment, metric)
+        return environment
+    if namespace == "AWS/RDS":
+        assert dimension["Name"] == "DBInstanceIdentifier" and metric in RDS_METRICS
+        assert resources[dimension["Value"]["Ref"]]["Type"] == "AWS::RDS::DBInstance"
+        return dimension["Value"]["Ref"]
+    if namespace == "AWS/ElastiCache":
+        assert dimension["Name"] == "CacheClusterId" and metric in ELASTICACHE_METRICS
+        member = re.fullmatch(r"\$\{(\w+)\}-001", dimension["Value"]["Fn::Sub"])
+        assert member, dimension  # the first member of a replication group
+        group = member.group(1)
+        properties = resources[group]["Properties"]
+        # Members named <group>-001...: a replication group of NumCacheClusters, not cluster mode.
+        assert resources[group]["Type"] == "AWS::ElastiCache::ReplicationGroup"
+        assert "NumCacheClusters" in properties and "NumNodeGroups" not in properties
+        assert properties["Engine"] == "redis"
+        return group
+    filters = [(logical_id, transformation) for logical_id, spec in resources.items()
+               if spec["Type"] == "AWS::Logs::MetricFilter"
+               for transformation in spec["Properties"]["MetricTransformations"]]
+    [source] = [logical_id for logical_id, transformation in filters
+                if (transformation["MetricNamespace"], transformation["MetricName"]) == (namespace, metric)
+                and transformation.get("Dimensions", []) == dimensions]
+    return source
+
+
+def test_each_alarm_the_service_needs_exists_and_tells_the_topic_when_it_fires_and_recovers():
+    found = alarms()
+    assert set(REQUIRED_ALARMS) <= set(found)
+    for what, alarm in found.items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], what
+        assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], what
+        assert alarm["AlarmDescription"], what
+    assert resource("AlarmTopic")["Type"] == "AWS::SNS::Topic"
+    assert not any("Condition" in resource(name) for name, spec in template()["Resources"].items()
+                   if spec["Type"] == "AWS::CloudWatch::Alarm")  # all always there (aws.alarms)
+
+
+def test_each_alarm_reads_a_metric_the_stacks_own_resources_publish():
+    expected_sources = {
+        "web-5xx": "WebEnvironment", "web-latency-p95": "WebEnvironment",
+        "web-unhealthy-hosts": "WebEnvironment", "worker-unhealthy-hosts": "WorkerEnvironment",
+        "database-cpu": "Database", "database-free-storage": "Database", "database-connections": "Database",
+        "redis-memory": "Redis", "queue-backlog": "QueueDepthFilter"}
+    found = alarms()
+    for what, source in expected_sources.items():
+        assert {publishes(*metric) for metric in metrics_of(found[what])} == {source}, what
+    for what, alarm in found.items():  # the others too (the environments' health)
+        assert all(publishes(*metric) for metric in metrics_of(alarm)), what
+    # The metrics the environments are asked to publish are those the alarms read, no more (each
+    # one is a custom metric, paid for).
+    read = {(publishes(*metric), metric[1]) for alarm in found.values() for metric in metrics_of(alarm)}
+    for environment in ("WebEnvironment", "WorkerEnvironment"):
+        assert health_metrics(environment) == {metric for source, metric in read if source == environment}
+    assert {metric[1] for metric in metrics_of(found["web-unhealthy-hosts"])} == {"InstancesDegraded",
+                                                                                 "InstancesSevere"}
+
+
+def test_metric_math_alarms_return_one_series_built_from_their_own_queries():
+    for what, alarm in alarms().items():
+        if "Metrics" not in alarm:
+            continue
+        assert not {"MetricName", "Namespace", "Statistic", "Period"} & alarm.keys(), what
+        ids = {query["Id"] for query in alarm["Metrics"]}
+        [result] = [query for query in alarm["Metrics"] if query["ReturnData"]]
+        expression = result["Expression"]
+        expression = expression["Fn::Sub"] if isinstance(expression, dict) else expression
+        used = set(re.findall(r"\b([a-z]\w*)\b", expression)) - {"IF"}
+        assert used and used <= ids - {result["Id"]}, (what, expression)
+        assert all(query["MetricStat"]["Period"] == 60 for query in alarm["Metrics"] if "MetricStat" in query)
+    found = alarms()
+    assert found["web-5xx"]["Metrics"][2]["Expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
+    # free storage as a share of what is allocated, so that the threshold holds as storage grows
+    assert found["database-free-storage"]["Metrics"][1]["Expression"] == {
+        "Fn::Sub": "100 * free / (${DBAllocatedStorage} * 1073741824)"}
+
+
+def test_every_new_alarm_takes_its_threshold_and_window_from_the_environments_parameters():
+    declared, given, found = template()["Parameters"], values(), alarms()
+    for what in REQUIRED_ALARMS:
+        alarm = found[what]
+        threshold, window = alarm["Threshold"]["Ref"], alarm["EvaluationPeriods"]["Ref"]
+        assert alarm["DatapointsToAlarm"] == {"Ref": window}  # every minute of the window
+        assert declared[threshold]["Type"] == declared[window]["Type"] == "Number"
+        assert {"MinValue", "MaxValue"} <= declared[threshold].keys()
+        assert all(float(minutes).is_integer() for minutes in declared[window]["AllowedValues"])
+        assert threshold in given and window in given  # production.json sets both
+        assert alarm.get("Period", 60) == 60, what  # so that the window is in minutes
+
+
+def test_missing_data_breaches_only_the_queue_backlog_alarm():
+    treatment = {what: alarm["TreatMissingData"] for what, alarm in alarms().items()}
+    assert treatment.pop("queue-backlog") == "breaching"  # no report: beat or the worker is down
+    assert treatment.pop("web-5xx") == treatment.pop("web-latency-p95") == "notBreaching"  # no traffic
+    assert set(treatment.values()) == {"missing"}
+
+
+def test_the_queue_depth_filters_read_the_log_group_the_workers_container_output_reaches():
+    from ops.aws.target import Target
+
+    group = resource("WorkerLogGroup")
+    environment_name = resource("WorkerEnvironment")["Properties"]["EnvironmentName"]["Fn::Sub"]
+    assert group["Properties"]["LogGroupName"] == {
+        "Fn::Sub": f"/aws/elasticbeanstalk/{environment_name}{CONTAINER_LOG}"}
+    # ...the group `invoke logs --role worker` reads, for the same names
+    target = Target(stack=STACK, url="", application="", web=f"{STACK}-web", worker=f"{STACK}-worker",
+                    repository="", repository_uri="", migrate_project="", deploy_table="")
+    rendered = group["Properties"]["LogGroupName"]["Fn::Sub"].replace("${ProjectName}", PROJECT).replace(
+        "${EnvironmentName}", ENV)
+    assert rendered == target.log_group("worker")
+    # Made before the worker environment streams to it, kept as Beanstalk keeps its own groups.
+    assert "WorkerLogGroup" in resource("WorkerEnvironment")["DependsOn"]
+    assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert options("WorkerEnvironment")[("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs")] == "true"
+    # The instances may write to it.
+    [container_logs] = [statement for statement in resource("InstanceRole")["Properties"]["Policies"][0][
+        "PolicyDocument"]["Statement"] if statement["Sid"] == "ContainerLogs"]
+    allowed = container_logs["Resource"]["Fn::Sub"].split(":log-group:")[1]
+    assert fnmatch.fnmatchcase(group["Properties"]["LogGroupName"]["Fn::Sub"], allowed)
+    filters = {logical_id: spec["Properties"] for logical_id, spec in template()["Resources"].items()
+               if spec["Type"] == "AWS::Logs::MetricFilter"}
+    assert set(filters) == {"QueueDepthFilter", "QueueDepthByQueueFilter"}
+    assert all(spec["LogGroupName"] == {"Ref": "WorkerLogGroup"} for spec in filters.values())
+
+
+def filter_matches(pattern: str, line: str) -> bool:
+    """CloudWatch Logs' JSON filter pattern `{ $.field = "text" }` (the form the template uses; any
+    other form fails the test) applied to one log line."""
+    match = re.fullmatch(r'\{\s*\$\.(\w+)\s*=\s*"([^"*]*)"\s*\}', pattern)
+    assert match, f"not a one-field JSON pattern: {pattern}"
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(event, dict) and event.get(match.group(1)) == match.group(2)
+
+
+def selected(selector: str, line: str):
+    """The field a `$.field` selector picks from a JSON line."""
+    assert re.fullmatch(r"\$\.\w+", selector), selector
+    return json.loads(line)[selector[2:]]
+
+
+def test_the_queue_depth_pattern_picks_the_workers_queue_depth_lines_and_their_depth():
+    # A line as the contract has the worker write it (LOG_FORMAT=json: one object per line).
+    reported = json.dumps({"time": "2025-06-01T10:00:00.123456Z", "level": "info",
+                           "logger": "application_service.beat", "message": "queue_depth",
+                           "request_id": None, "queue": "celery", "depth": 42})
+    others = [json.dumps({"time": "2025-06-01T10:00:01Z", "level": "info", "logger": "django.request",
+                          "message": "request_finished", "request_id": "f" * 32, "user_id": None,
+                          "method": "GET", "path": "/queue_depth", "status": 200, "duration_ms": 3.1}),
+              "celery@worker ready.", "queue_depth 42", json.dumps({"message": "queue_depth_sweep"})]
+    for logical_id in ("QueueDepthFilter", "QueueDepthByQueueFilter"):
+        properties = resource(logical_id)["Properties"]
+        assert filter_matches(properties["FilterPattern"], reported), logical_id
+        assert not [line for line in others if filter_matches(properties["FilterPattern"], line)], logical_id
+        [transformation] = properties["MetricTransformations"]
+        assert selected(transformation["MetricValue"], reported) == 42
+        assert "DefaultValue" not in transformation  # no line must stay no data: the alarm's "down"
+        for dimension in transformation.get("Dimensions", []):
+            assert (dimension["Key"], selected(dimension["Value"], reported)) == ("Queue", "celery")
+    by_queue = resource("QueueDepthByQueueFilter")["Properties"]["MetricTransformations"][0]
+    assert by_queue["Dimensions"] == [{"Key": "Queue", "Value": "$.queue"}]
+    backlog = alarms()["queue-backlog"]
+    [transformation] = resource("QueueDepthFilter")["Properties"]["MetricTransformations"]
+    assert "Dimensions" not in backlog and "Dimensions" not in transformation
+    assert (backlog["Namespace"], backlog["MetricName"], backlog["Statistic"]) == (
+        transformation["MetricNamespace"], transformation["MetricName"], "Maximum")  # the deepest queue's
+
+
 # --- the stack on moto ---------------------------------------------------------------------------
 
 def test_for_moto_takes_out_only_what_moto_cannot_create():
@@ -519,6 +750,12 @@ def test_the_stack_on_moto(aws):
     # MigrateProjectName is a Ref to a CodeBuild project, which moto does not model.
     assert template()["Outputs"]["MigrateProjectName"]["Value"] == {"Ref": "MigrateProject"}
     assert outputs["DeployTableName"] == f"{STACK}-deploys"
+    # The worker's container log group, which the queue depth filters read (moto does not model
+    # the filters nor the alarms: asserted on the template, above).
+    worker_logs = f"/aws/elasticbeanstalk/{STACK}-worker{CONTAINER_LOG}"
+    [group] = boto3.client("logs", region_name=REGION).describe_log_groups(
+        logGroupNamePrefix=worker_logs)["logGroups"]
+    assert (group["logGroupName"], group["retentionInDays"]) == (worker_logs, 30)
     table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=f"{STACK}-deploys")["Table"]
     assert [key["AttributeName"] for key in table["KeySchema"]] == ["Environment", "Entry"]
 
