@@ -13,5 +13,8 @@ if [ "$#" -eq 0 ]; then
   # shellcheck disable=SC2086
   set -- ${APP_ROLE:-serve}
 fi
+# The role, for the health check, which runs apart from this process (ops/healthcheck.py); a
+# read-only file system leaves it out.
+{ echo "$*" > "${APP_ROLE_FILE:-/tmp/app-role}"; } 2>/dev/null || true
 invoke wait-for --timeout "${WAIT_FOR_TIMEOUT:-60}"
 exec invoke "$@"

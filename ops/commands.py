@@ -60,12 +60,13 @@ def gunicorn(config: ServerConfig) -> list[str]:
     argv = [
         PYTHON, "-m", "gunicorn", "application_service.wsgi:application",
         "--chdir", str(PROJECT_DIR),
+        # Its hooks give the workers one Prometheus directory, fresh at each start (/metrics merges it).
+        "--config", "python:application_service.gunicorn_hooks",
         "--bind", config.bind,
         "--workers", str(config.workers),
         "--timeout", str(config.timeout),
         "--graceful-timeout", str(config.graceful_timeout),
         "--keep-alive", str(config.keep_alive),
-        "--access-logfile", "-",
         "--error-logfile", "-",
     ]
     if config.max_requests:
@@ -148,3 +149,10 @@ def celery_beat(*, schedule_dir: str = "", loglevel: str = "INFO") -> list[str]:
     if schedule_dir:
         argv += ["--schedule", f"{schedule_dir}/beat-schedule", "--pidfile", f"{schedule_dir}/beat.pid"]
     return argv
+
+
+def celery_ping(nodename: str, *, timeout: float = 5) -> list[str]:
+    """Ask the worker `nodename` to answer through the broker; exits non-zero when it does not
+    within `timeout` seconds, or when the broker does not answer."""
+    return [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR), "inspect", "ping",
+            "--destination", nodename, "--timeout", f"{timeout:g}"]

@@ -21,6 +21,8 @@ from ops.envvars import Environment
 # shorter than a Celery worker's warm shutdown on the file-system broker (about 4.5 s): Ctrl-C
 # ended in a SIGKILL and the pool's errors.
 STOP_GRACE_SECONDS = 15
+# Seconds before a process that `restarting` keeps running is started again.
+RESTART_DELAY_SECONDS = 5
 
 
 def run_together(processes: Mapping[str, Sequence[str]], environment: Environment) -> int:
@@ -31,6 +33,16 @@ def run_together(processes: Mapping[str, Sequence[str]], environment: Environmen
         manager.add_process(name, shlex.join(argv), env=environment.variables)
     manager.loop()
     return manager.returncode or 0
+
+
+def restarting(name: str, argv: Sequence[str], delay: float = RESTART_DELAY_SECONDS) -> list[str]:
+    """argv, started again `delay` seconds after each time it stops (a shell loop): in
+    `run_together`, where one process that stops stops all the others (honcho's rule), a process
+    that may stop (a worker or beat giving up on Redis) then leaves the others running. Ctrl-C
+    still ends it: honcho signals the loop's whole process group."""
+    loop = (f'while :; do "$@"; echo "{name} stopped (exit code $?); starting it again in {delay:g} s"; '
+            f'sleep {delay:g}; done')
+    return ["sh", "-c", loop, name, *argv]
 
 
 def free_port() -> int:

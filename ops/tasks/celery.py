@@ -6,6 +6,7 @@ from invoke import Collection
 
 from ops import commands
 from ops.backing_services import django_environment
+from ops.healthcheck import celery_health
 from ops.run import replace_process
 from ops.tasks import ENV_HELP, task
 
@@ -39,4 +40,17 @@ def beat(c, env=None, loglevel="INFO"):
                                          loglevel=loglevel), environment)
 
 
-ns = Collection("celery", worker, beat)
+@task(help={
+    "env": ENV_HELP,
+    "worker": "check that this host's worker answers a ping through the broker (default on; "
+              "--no-worker for beat alone)",
+    "beat": "check that beat ticked lately (its heartbeat file, BEAT_HEARTBEAT_FILE, younger than "
+            "BEAT_HEARTBEAT_MAX_AGE seconds): beat alone, or inside the worker",
+})
+def health(c, env=None, worker=True, beat=False):
+    """Check that the worker answers and, with --beat, that beat ticks (a container's health check)."""
+    for line in celery_health(django_environment(env), worker=worker, beat=beat):
+        print(line)
+
+
+ns = Collection("celery", worker, beat, health)

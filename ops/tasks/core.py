@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 
@@ -11,7 +12,7 @@ from ops import backing_services, commands, locks, migration_lint
 from ops.backing_services import django_environment
 from ops.doctor import examine, report
 from ops.envvars import REPOSITORY, deploy_check_environment, resolve, superuser_environment
-from ops.healthcheck import DEFAULT_URL, healthz
+from ops.healthcheck import DEFAULT_URL, RoleChecks, celery_health, container_role, healthz, role_checks
 from ops.run import replace_process, run
 from ops.tasks import ENV_HELP, task
 
@@ -139,10 +140,22 @@ def lock(c):
         run(c, command, resolve("local"), cwd=str(REPOSITORY))
 
 
-@task(help={"url": f"the URL that must answer 200 (default {DEFAULT_URL})"})
-def healthcheck(c, url=None):
-    """Check that the web server answers /healthz (the image's HEALTHCHECK)."""
-    print(healthz(url or DEFAULT_URL))
+@task(help={
+    "url": f"the URL that must answer 200 (default {DEFAULT_URL})",
+    "role": "the entrypoint role to check (serve, \"celery --beat\", celery.beat): its web server, "
+            "worker or beat; default: the role this container runs (its entrypoint records it)",
+})
+def healthcheck(c, url=None, role=None):
+    """Check this container's role: the web server answers /healthz, the worker a ping, beat ticks."""
+    role = role or container_role(os.environ)
+    checks = role_checks(role)
+    if checks == RoleChecks():
+        print(f"nothing to check for the role {role!r}: it is not a server")
+    if checks.web:
+        print(healthz(url or DEFAULT_URL))
+    if checks.worker or checks.beat:
+        for line in celery_health(django_environment(None), worker=checks.worker, beat=checks.beat):
+            print(line)
 
 
 TASKS = (test, shell, manage, migrate, serve, wait_for, doctor, lint, createsuperuser, lock, healthcheck)

@@ -1,6 +1,7 @@
 """`invoke dev` on the embedded defaults: SQLite, the file-system broker, a real worker and beat."""
 
 import os
+import re
 import signal
 import time
 import uuid
@@ -13,6 +14,7 @@ from ops.testing import (
     http_get,
     http_json,
     invoke,
+    redis_server,
     start_invoke,
     stop,
     wait_for_text,
@@ -112,3 +114,49 @@ def test_the_worker_and_beat_run_only_when_their_broker_answers(tmp_path):
     assert list(dev_processes(environment, "127.0.0.1:8000", jobs=False)) == ["web"]
     worker = dev_processes(environment, "127.0.0.1:8000", jobs=True)["worker"]
     assert worker[worker.index("--pool") + 1] == "threads"  # Ctrl-C stops it with no pool to kill
+
+
+def test_dev_keeps_serving_while_redis_dies_after_start_and_a_job_process_that_stops_restarts(tmp_path):
+    """Redis answers at the start, then stops: worker and beat keep trying and the pages keep
+    answering. A job process that stops all the same (here: beat, killed) is started again, and
+    the web server goes on; Ctrl-C still stops everything cleanly."""
+    redis_port = free_port()
+    env = dev_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", CELERY_BEAT_MAX_LOOP_INTERVAL="1",
+                  CELERY_BEAT_LOCK_TIMEOUT="5", BEAT_HEARTBEAT_FILE=str(tmp_path / "beat.heartbeat"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "dev.log"
+    with redis_server(redis_port, tmp_path):
+        process = start_invoke(["dev", "--address", f"127.0.0.1:{port}"], env, log)
+        try:
+            wait_for_text(log, "beat: Acquired lock", process=process, timeout=120)
+            wait_for_text(log, "ready.", process=process, timeout=90)  # the worker
+            eventually(lambda: http_get(f"{base}/healthz").status == 200, timeout=60)
+        except BaseException:
+            stop(process)
+            raise
+    try:
+        wait_for_text(log, "beat: Redis does not answer", process=process)
+        wait_for_text(log, "consumer: Connection to broker lost", process=process)
+        # (eventually: runserver's autoreload may be restarting for an edit in the checkout.)
+        for _ in range(3):
+            eventually(lambda: http_get(f"{base}/").status == 200, timeout=30)
+            time.sleep(1)
+
+        beat_pid = int(re.findall(r"beat: process (\d+)", log.read_text())[-1])
+        os.kill(beat_pid, signal.SIGKILL)
+        wait_for_text(log, "beat stopped (exit code 137); starting it again in 5 s", process=process)
+        eventually(lambda: len(re.findall(r"beat: process (\d+)", log.read_text())) == 2, timeout=60,
+                   message="beat started again")
+        eventually(lambda: http_get(f"{base}/").status == 200, timeout=30)
+        assert process.poll() is None and "web stopped" not in log.read_text()
+
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
+        assert process.wait(timeout=60) is not None
+        output = log.read_text()
+        for name in ("web", "worker", "beat"):
+            assert f"{name} stopped (rc=" in output
+        assert "SIGKILL" not in output, output[-3000:]
+        assert "starting it again" not in output[output.index("SIGINT received"):]
+    finally:
+        stop(process)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 from csp.constants import NONCE, NONE, SELF
 from environs import Env, validate
 
-from application_service import database
+from application_service import database, sentry
 from application_service.environments import ConfigurationError, redis_url
 
 env = Env(expand_vars=False)
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
     # lintmigrations, which `invoke migrate --lint` runs before migrating (it also wraps
     # makemigrations: linting only with --lint).
     "django_migration_linter",
+    # Carries a request's id into the jobs it enqueues (DJANGO_STRUCTLOG_*, application_service/logs.py).
+    "django_structlog",
     # The platform's app: the user model, the login page, API tokens.
     "accounts",
     # The sample app (the counter page, the messages API and their jobs): delete it, its line
@@ -75,11 +78,18 @@ MIGRATION_LINTER_OPTIONS = {
 }
 
 MIDDLEWARE = [
-    # First: probes answer before ALLOWED_HOSTS validation and the HTTPS redirect.
+    # First: every request, probes and refused ones too, gets its id and its one log line.
+    "application_service.logs.RequestLogMiddleware",
+    # Then probes answer, before ALLOWED_HOSTS validation and the HTTPS redirect.
     "application_service.health.HealthCheckMiddleware",
+    # Scrapes of METRICS_PATH answer here too (a scraper reaches an instance by its address); every
+    # other request is counted and timed by view, method and status (README, "Metrics").
+    "application_service.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A view that cannot reach the database answers 503 with Retry-After, not a 500 and a traceback.
+    "application_service.unavailable.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,6 +125,8 @@ DATABASES = {
         DATABASE_URL,
         conn_max_age=env.int("DB_CONN_MAX_AGE", 60),
         connect_timeout=env.int("DB_CONNECT_TIMEOUT", 5),
+        # A hung database fails a request within this, before gunicorn's timeout kills the worker.
+        read_timeout=env.int("DB_READ_TIMEOUT", 10),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -165,18 +177,38 @@ STORAGES = {
 # Outside production static files are served from the apps' folders without collectstatic.
 WHITENOISE_USE_FINDERS = True
 
+# Every process's lines, the service's (structlog) and every library's, through one handler: one
+# JSON object per line (json), or readable text (text: local). application_service/logs.py.
+LOG_FORMAT = env.str("LOG_FORMAT", "json", validate=validate.OneOf(["json", "text"]))
+LOGGING_CONFIG = "application_service.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"structured": {"()": "application_service.logs.formatter", "log_format": LOG_FORMAT}},
+    # One line per request: Django's own records about a request are folded into it.
+    "filters": {"one_line_per_request": {"()": "application_service.logs.OneLinePerRequest"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured",
+                             "filters": ["one_line_per_request"]}},
     "root": {"handlers": ["console"], "level": env.log_level("LOG_LEVEL", "INFO")},
     # django-axes says INFO for every sign-in attempt and at every start: its warnings (lockouts)
     # are what an operator needs. Django's own handlers go, its loggers' included (runserver's
     # request lines too): each record reaches the root's handler once, where "Watching for file
-    # changes" printed twice. No ADMINS are set, so its mail handler sent nothing.
-    "loggers": {"axes": {"level": "WARNING"}, "django": {"level": "INFO"}},
+    # changes" printed twice. No ADMINS are set, so its mail handler sent nothing. gunicorn's
+    # handler goes in its workers too: their lines come out in the same format.
+    "loggers": {"axes": {"level": "WARNING"}, "django": {"level": "INFO"},
+                "gunicorn.error": {"propagate": True}},
 }
+# Jobs a request enqueues carry its id (django-structlog's Celery receivers; logs.follow_jobs).
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+
+# Errors to Sentry when SENTRY_DSN is set; without it nothing is loaded (application_service/sentry.py).
+# The environment is the settings module's name (local, ci, production).
+SENTRY_DSN = env.str("SENTRY_DSN", "")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", 0.0, validate=validate.Range(min=0, max=1))
+sentry.init(dsn=SENTRY_DSN, release=APP_VERSION,
+            environment=os.environ.get("DJANGO_SETTINGS_MODULE", "").rpartition(".")[2]
+            or os.environ.get("APP_ENV", "unknown"),
+            traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
 
 # What the service shows browsers and strangers (README, "Security").
 # Django's error report hides settings named like KEY or PASS, not URLs: this filter also hides
@@ -337,10 +369,18 @@ if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
 CELERY_BROKER_TIMEOUT = env.int("CELERY_BROKER_TIMEOUT", 2)
 CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker reconnects to its broker however long it is away: with Celery's default (100 tries,
+# about an hour) it exits after a long outage, and compose or Beanstalk would have to restart it.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
                                     "interval_max": 0.5}
 # Separates the queues of several services (or test runs) sharing one Redis.
 CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", "")
+# Beat looks at its schedule (and renews its lock) at least this often, in seconds.
+CELERY_BEAT_MAX_LOOP_INTERVAL = env.float("CELERY_BEAT_MAX_LOOP_INTERVAL", 5)
+# Beat touches this file at every tick; `invoke celery.health --beat` fails when it goes stale.
+CELERY_BEAT_HEARTBEAT_FILE = env.path("BEAT_HEARTBEAT_FILE",
+                                      Path(tempfile.gettempdir()) / "little-service-beat.heartbeat")
 if REDIS_URL:
     # The broker may live apart from the cache (CELERY_BROKER_URL); by default both use REDIS_URL.
     CELERY_BROKER_URL = redis_url(os.environ, "CELERY_BROKER_URL") or REDIS_URL
@@ -361,18 +401,29 @@ if REDIS_URL:
     CELERY_REDIS_SOCKET_TIMEOUT = CELERY_BROKER_TIMEOUT
     CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_TIMEOUT
     CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = 30
-    # One beat across every host: RedBeat keeps the schedule in Redis behind a lock.
-    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
-    CELERY_REDBEAT_REDIS_URL = REDIS_URL
-    CELERY_REDBEAT_KEY_PREFIX = f"{CELERY_KEY_PREFIX}redbeat"
-    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_BEAT_LOCK_TIMEOUT", 30)
+    # One beat across every host: RedBeat keeps the schedule in Redis behind a lock; our
+    # subclass keeps beat alive while Redis is away (application_service/beat.py).
+    CELERY_BEAT_SCHEDULER = "application_service.beat.RedBeatScheduler"
+    # RedBeat's own names, without CELERY_: under that namespace it misses its URL and client
+    # options (it takes the broker's URL, gives its client no timeouts, and warns at each start).
+    REDBEAT_REDIS_URL = REDIS_URL
+    REDBEAT_REDIS_OPTIONS = {"socket_timeout": CELERY_BROKER_TIMEOUT,
+                             "socket_connect_timeout": CELERY_BROKER_TIMEOUT}
+    REDBEAT_KEY_PREFIX = f"{CELERY_KEY_PREFIX}redbeat"
+    REDBEAT_LOCK_TIMEOUT = env.int("CELERY_BEAT_LOCK_TIMEOUT", 30)
+    if REDBEAT_LOCK_TIMEOUT <= 2 * CELERY_BEAT_MAX_LOOP_INTERVAL:
+        raise ConfigurationError(
+            f"CELERY_BEAT_LOCK_TIMEOUT ({REDBEAT_LOCK_TIMEOUT}s) must be longer than twice "
+            f"CELERY_BEAT_MAX_LOOP_INTERVAL ({CELERY_BEAT_MAX_LOOP_INTERVAL:g}s), or beat's lock "
+            f"expires between two ticks and a second beat takes over."
+        )
     # rediss:// (TLS, as ElastiCache's in-transit encryption requires): the broker, the result
     # store and RedBeat verify the server's certificate, as the cache (redis-py) does by default.
     if CELERY_BROKER_URL.startswith("rediss://"):
         CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
     if REDIS_URL.startswith("rediss://"):
         CELERY_REDIS_BACKEND_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
-        CELERY_REDBEAT_REDIS_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+        REDBEAT_REDIS_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -390,6 +441,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# How often the queues' depth is logged (the platform's job below; README, "Metrics").
+QUEUE_DEPTH_SECONDS = env.int("QUEUE_DEPTH_SECONDS", 60, validate=AT_LEAST_ONE)
 # Periodic jobs: the platform's here; each app adds its own to the beat schedule (see
 # application/apps.py).
 CELERY_BEAT_SCHEDULE = {
@@ -398,8 +451,27 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.jobs.sessions_clear_expired",
         "schedule": env.int("SESSIONS_CLEAR_SECONDS", 3600),
     },
+    # One `queue_depth` log line per queue: the AWS template's backlog alarm reads them. A report
+    # that waited in a backed-up queue for longer than its period is stale: it expires unrun.
+    "queues-log-depth": {
+        "task": "application_service.jobs.queues_log_depth",
+        "schedule": QUEUE_DEPTH_SECONDS,
+        "options": {"expires": QUEUE_DEPTH_SECONDS},
+    },
 }
 
 # The sample app: how often beat sweeps messages left pending, and how old they must be.
 MESSAGE_SWEEP_SECONDS = env.int("MESSAGE_SWEEP_SECONDS", 60)
 MESSAGE_SWEEP_GRACE_SECONDS = env.int("MESSAGE_SWEEP_GRACE_SECONDS", 30)
+
+# Metrics (README, "Metrics"): Prometheus' text format at METRICS_PATH on the web, and from a
+# Celery worker on METRICS_ADDRESS:METRICS_PORT (unset: not served). With METRICS_TOKEN set, a
+# scrape must send `Authorization: Bearer <token>`; without one they are served only where
+# METRICS_PUBLIC is true (env/local.env, env/ci.env), and elsewhere answered 404.
+METRICS_PATH = "/" + env.str("METRICS_PATH", "/metrics").strip("/")
+if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", METRICS_PATH):
+    raise ConfigurationError(f"METRICS_PATH={METRICS_PATH!r} is not a path of its own: write it as /metrics.")
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", False)
+METRICS_PORT = env.int("METRICS_PORT", None, validate=validate.Range(min=1, max=65535))
+METRICS_ADDRESS = env.str("METRICS_ADDRESS", "127.0.0.1")
