@@ -387,3 +387,235 @@ def with_wrong_password(server_url: str, database: str = "little_service") -> st
     parts = urlsplit(server_url)
     netloc = f"{parts.username or 'root'}:not-the-password@{parts.netloc.rpartition('@')[2]}"
     return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}"))
+
+
+# Faults under load: a database server of the test's own to stop, and a steady load from a second process
+
+class MariaDB:
+    """A MariaDB server of a test's own (its data directory under `directory`, a free port), which
+    the test may stop, crash, freeze and start again on the same port and data, as an outage
+    would; the shared server is never touched. Root signs in without a password, over TCP."""
+
+    def __init__(self, directory: Path) -> None:
+        import tempfile
+
+        self.directory = directory
+        self.datadir = directory / "data"
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+        # The socket's path must stay under 108 bytes, which a test's tmp_path may not.
+        self.runtime = Path(tempfile.mkdtemp(prefix="mariadb-"))
+
+    @property
+    def url(self) -> str:
+        """The server's URL without a database, as mysql_server_url()'s."""
+        return f"mysql://root@127.0.0.1:{self.port}/"
+
+    def as_user(self) -> list[str]:
+        return ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses root unless told
+
+    def install(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}",
+             "--auth-root-authentication-method=normal", "--skip-test-db", *self.as_user()],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise AssertionError(f"mariadb-install-db failed:\n{result.stdout}\n{result.stderr}")
+
+    def start(self, timeout: float = 60) -> None:
+        """Start the server (again) on its port and data; returns once it accepts connections."""
+        self.starts += 1
+        log = self.directory / f"mariadbd-{self.starts}.log"
+        with log.open("w") as handle:
+            self.process = subprocess.Popen(
+                ["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={self.datadir}",
+                 f"--port={self.port}", "--bind-address=127.0.0.1",
+                 f"--socket={self.runtime / 'mysqld.sock'}", f"--pid-file={self.runtime / 'mysqld.pid'}",
+                 "--skip-name-resolve", "--innodb-buffer-pool-size=32M", *self.as_user()],
+                stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+        import MySQLdb
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"mariadbd exited ({self.process.returncode}):\n{log.read_text()}")
+            try:
+                mysql_admin_connection(self.url).close()
+                return
+            except MySQLdb.OperationalError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"mariadbd did not accept connections within {timeout}s:\n"
+                                         f"{log.read_text()}") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM)."""
+        stop(self.process, timeout=60)
+
+    def crash(self) -> None:
+        """SIGKILL: what the server committed must survive it."""
+        kill(self.process)
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections open and the port accepts, but nothing answers."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        import shutil
+
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.thaw()
+            stop(self.process, timeout=60)
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def mariadb_server(directory: Path) -> Iterator[MariaDB]:
+    """A fresh MariaDB of the block's own (see MariaDB), running when the block starts, stopped and
+    its socket removed when it ends."""
+    server = MariaDB(directory)
+    try:
+        server.install()
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@dataclass
+class Answer:
+    """One request of a load: when it was sent (wall clock), how long it took, what came back
+    (status None: no answer, `error` says why)."""
+
+    name: str
+    sent: float
+    seconds: float
+    status: int | None
+    error: str = ""
+    content_type: str = ""
+    retry_after: str = ""
+    body: str = ""
+
+
+def paced_load(base_url: str, requests: Sequence[dict], *, rate: float, out: str, timeout: float = 30,
+               seconds: float = 600) -> None:
+    """Send `requests` in turn at `rate` a second, each from a thread pool (a slow answer does not
+    hold the next request back), until SIGTERM or `seconds`; then wait for those in flight. Each
+    answer is one JSON line (an Answer) in `out`. A request: {"name", "method", "path", "token",
+    "cookie", "json"}; "{n}" in its JSON body becomes the request's sequence number (unique texts)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    lock = threading.Lock()
+
+    def one(number: int, spec: dict, output) -> None:
+        headers = {"Accept": "application/json" if spec["path"].startswith("/api/") else "text/html"}
+        data = None
+        if "json" in spec:
+            data = json.dumps(spec["json"]).replace("{n}", str(number)).encode()
+            headers["Content-Type"] = "application/json"
+        if spec.get("token"):
+            headers["Authorization"] = f"Token {spec['token']}"
+        if spec.get("cookie"):
+            headers["Cookie"] = spec["cookie"]
+        request = urllib.request.Request(base_url + spec["path"], data=data, headers=headers,
+                                         method=spec.get("method", "GET"))
+        sent = time.time()
+        started = time.monotonic()
+        try:
+            response = send(request, timeout)
+        except Exception as exc:  # no answer at all: refused, reset, timed out
+            answer = Answer(spec["name"], sent, time.monotonic() - started, None,
+                            f"{type(exc).__name__}: {exc}")
+        else:
+            answer = Answer(spec["name"], sent, time.monotonic() - started, response.status,
+                            content_type=response.headers.get("Content-Type", ""),
+                            retry_after=response.headers.get("Retry-After", ""), body=response.body[:2000])
+        with lock:
+            output.write(json.dumps(answer.__dict__) + "\n")
+            output.flush()
+
+    begun = time.monotonic()
+    with open(out, "a") as output, ThreadPoolExecutor(max_workers=64) as pool:
+        number = 0
+        while not stopping.is_set() and time.monotonic() - begun < seconds:
+            pool.submit(one, number, requests[number % len(requests)], output)
+            number += 1
+            stopping.wait(max(0.0, begun + number / rate - time.monotonic()))
+
+
+class Load:
+    """paced_load in a second process, from its creation to `finish` (the answers), or to the end
+    of its `with` block."""
+
+    def __init__(self, base_url: str, requests: Sequence[dict], *, rate: float, out: Path,
+                 timeout: float = 30) -> None:
+        self.out = out
+        arguments = json.dumps({"base_url": base_url, "requests": list(requests), "rate": rate,
+                                "out": str(out), "timeout": timeout})
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "import json, sys; from ops.testing import paced_load; "
+                                   "paced_load(**json.loads(sys.argv[1]))", arguments],
+            cwd=REPOSITORY, stdin=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPOSITORY / "application_service"),
+                                                              str(REPOSITORY)])})
+
+    def answers(self) -> list[Answer]:
+        if not self.out.exists():
+            return []
+        return [Answer(**json.loads(line)) for line in self.out.read_text().splitlines() if line.strip()]
+
+    def finish(self, timeout: float = 60) -> list[Answer]:
+        """Stop sending, wait for the answers in flight; every answer, in the order they were sent."""
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=timeout)
+        return sorted(self.answers(), key=lambda answer: answer.sent)
+
+    def __enter__(self) -> Load:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.finish()
+
+
+class Supervised:
+    """`invoke ARGS` restarted whenever it exits, as its supervisor in production restarts it
+    (compose's `restart: unless-stopped`, Beanstalk's container agent); `exits` holds the exit
+    codes. Each run logs to its own file, LOG_STEM-N.log."""
+
+    def __init__(self, arguments: Sequence[str], env: dict[str, str], log_stem: Path, *, ready: str,
+                 timeout: float = 60) -> None:
+        self.arguments, self.env, self.log_stem = list(arguments), env, log_stem
+        self.exits: list[int] = []
+        self.stopping = threading.Event()
+        self.process = start_invoke(self.arguments, env, self.log(1))
+        try:
+            wait_for_text(self.log(1), ready, timeout=timeout, process=self.process)
+        except BaseException:
+            stop(self.process)
+            raise
+        self.watcher = threading.Thread(target=self.watch, daemon=True)
+        self.watcher.start()
+
+    def log(self, run: int) -> Path:
+        return self.log_stem.with_name(f"{self.log_stem.name}-{run}.log")
+
+    def watch(self) -> None:
+        while not self.stopping.wait(0.5):
+            if self.process.poll() is not None:
+                self.exits.append(self.process.returncode)
+                self.process = start_invoke(self.arguments, self.env, self.log(len(self.exits) + 1))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.watcher.join(timeout=5)
+        stop(self.process)

@@ -35,8 +35,10 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from application_service.api.exceptions import error_body, is_api
+from application_service.logs import request_fields
 
 LOCKED_OUT_MESSAGE = "Too many failed sign-ins for this username or from this address."
+LOCKED_OUT_REASON = "sign-in locked out: a budget of failed sign-ins is spent"
 
 
 class LoginAttemptsHandler(AxesDatabaseHandler):
@@ -59,13 +61,17 @@ class LoginAttemptsHandler(AxesDatabaseHandler):
         # Axes records the failure and locks out when a budget reaches AXES_FAILURE_LIMIT (set to
         # the larger of the two); this locks out when either reaches its own limit.
         super().user_login_failed(sender, credentials, request, **kwargs)
-        if (request is None or request.axes_locked_out or self.is_whitelisted(request, credentials)
-                or not self.is_locked(request, credentials)):
+        if request is None:
             return
-        request.axes_locked_out = True
-        request.axes_credentials = credentials
-        user_locked_out.send("axes", request=request, username=get_client_username(request, credentials),
-                             ip_address=request.axes_ip_address)
+        if not (request.axes_locked_out or self.is_whitelisted(request, credentials)
+                or not self.is_locked(request, credentials)):
+            request.axes_locked_out = True
+            request.axes_credentials = credentials
+            user_locked_out.send("axes", request=request, username=get_client_username(request, credentials),
+                                 ip_address=request.axes_ip_address)
+        # Said on the request's one log line (axes' own lines are left out: LOGGING).
+        request_fields(request).setdefault("reason", LOCKED_OUT_REASON if request.axes_locked_out
+                                           else "sign-in failed")
 
     def reset_user_attempts(self, request, credentials: dict | None = None) -> int:
         """AXES_RESET_ON_SUCCESS: the signed-in username's failures, not its address's."""
@@ -107,6 +113,7 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     A view that answered the lockout itself (the login page shows its form with the message) keeps
     its answer.
     """
+    request_fields(request).setdefault("reason", LOCKED_OUT_REASON)
     if isinstance(original_response, HttpResponse) and original_response.status_code == 429:
         return original_response
     wait = retry_after(request, credentials)

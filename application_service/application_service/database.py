@@ -2,7 +2,9 @@
 
 MySQL/MariaDB: utf8mb4 on the connection and on test databases, strict SQL mode, READ
 COMMITTED, persistent connections with health checks (a connection that the server dropped,
-after a restart for instance, is replaced before the request uses it instead of failing it).
+after a restart for instance, is replaced before the request uses it instead of failing it),
+and time limits on connecting and on each answer, so that a server that is down or hangs
+fails a request within seconds instead of holding it (and its worker) until gunicorn's timeout.
 """
 
 from __future__ import annotations
@@ -53,8 +55,12 @@ def url_from_environment(environ: Mapping[str, str]) -> str:
             f"/{environ.get('DB_NAME', '')}")
 
 
-def parse(url: str, *, conn_max_age: int = 60, connect_timeout: int = 5) -> dict:
-    """Return the DATABASES entry for `url`; a bad URL raises ConfigurationError."""
+def parse(url: str, *, conn_max_age: int = 60, connect_timeout: int = 5, read_timeout: int = 0) -> dict:
+    """Return the DATABASES entry for `url`; a bad URL raises ConfigurationError.
+
+    `read_timeout` (MySQL): seconds to wait for each answer of the server, and to send each
+    query (0: no limit); a query running longer fails (the server may finish it regardless).
+    """
     scheme = urlsplit(url).scheme
     if scheme.split("+")[0] not in SUPPORTED:
         raise ConfigurationError(
@@ -77,10 +83,39 @@ def parse(url: str, *, conn_max_age: int = 60, connect_timeout: int = 5) -> dict
             "isolation_level": "read committed",
             "init_command": "SET sql_mode='TRADITIONAL'",
             "connect_timeout": connect_timeout,
+            # A frozen server (hung, or gone behind a network that drops packets, as a failed-over
+            # primary) answers nothing: without these, a query waits for it for hours.
+            **({"read_timeout": read_timeout, "write_timeout": read_timeout} if read_timeout else {}),
             **config.get("OPTIONS", {}),
         }
         config["TEST"] = {"CHARSET": CHARSET, "COLLATION": COLLATION}
     return config
+
+
+# The errors that say the server cannot be reached now (down, restarting, failing over, hung,
+# full), not that a query is wrong: MySQL reports an unknown column as an OperationalError too.
+UNREACHABLE_ERRORS = frozenset({
+    1040,  # ER_CON_COUNT_ERROR: too many connections
+    1053,  # ER_SERVER_SHUTDOWN: the server is shutting down
+    1927,  # ER_CONNECTION_KILLED (MariaDB)
+    2002,  # CR_CONNECTION_ERROR: no server on the socket
+    2003,  # CR_CONN_HOST_ERROR: no server at the address (refused, or connect_timeout)
+    2005,  # CR_UNKNOWN_HOST: the name does not resolve (DNS, mid-failover)
+    2006,  # CR_SERVER_GONE_ERROR
+    2013,  # CR_SERVER_LOST: lost mid-query, or no answer within read_timeout
+    2055,  # CR_SERVER_LOST_EXTENDED
+    4031,  # ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8): the server closed an idle connection
+})
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when `exc` (Django's database error) says the database cannot be reached now: the
+    request may succeed later, unchanged. A closed connection (InterfaceError) is one too."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, InterfaceError):
+        return True
+    return isinstance(exc, OperationalError) and bool(exc.args) and exc.args[0] in UNREACHABLE_ERRORS
 
 
 def address(config: dict) -> tuple[str, int]:

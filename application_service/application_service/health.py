@@ -2,11 +2,11 @@
 
 The middleware comes first in MIDDLEWARE after the request log's (which gives every request its
 id), so a probe is answered before ALLOWED_HOSTS is validated (a load balancer probes by the
-instance's IP) and before the HTTPS redirect (it probes over plain HTTP). /healthz touches no dependency. /readyz checks each one and answers
-503 naming the ones that fail, and nothing more: anyone can ask, so what went wrong (hosts,
-addresses, users, migration names) goes to the log. Its result is kept for
-READINESS_CACHE_SECONDS in each process, so a flood of probes costs one round of checks per
-process per window.
+instance's IP) and before the HTTPS redirect (it probes over plain HTTP). /healthz touches no
+dependency. /readyz checks each one and answers 503 naming the ones that fail, and nothing more:
+anyone can ask, so what went wrong (hosts, addresses, users, migration names) goes to the log.
+Its result is kept for READINESS_CACHE_SECONDS in each process, so a flood of probes costs one
+round of checks per process per window.
 """
 
 from __future__ import annotations

@@ -161,13 +161,16 @@ def request_id_for(request: HttpRequest) -> str:
     return new_request_id()
 
 
+LOG_FIELDS_KEY = "application_service.log_fields"
+
+
 def request_fields(request: HttpRequest) -> dict:
     """Fields for the request's request_finished line, beyond its own: Django's records about the
     request add theirs (OneLinePerRequest); code that refuses a request may add its reason here
     rather than write a second line."""
-    if not hasattr(request, "log_fields"):
-        request.log_fields = {}
-    return request.log_fields
+    # Kept in the WSGI environ (META), which a DRF Request shares with its Django request: code
+    # handed either one (django-axes gets DRF's at the token endpoint) adds to the same line.
+    return request.META.setdefault(LOG_FIELDS_KEY, {})
 
 
 def user_id_of(request: HttpRequest) -> Any:

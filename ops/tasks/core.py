@@ -55,6 +55,10 @@ def manage(c, command, env=None):
 def migrate(c, env=None, lint=False, allow_breaking=False):
     """Apply database migrations (--lint: refuse backward-incompatible ones first)."""
     environment = django_environment(env, database=True)
+    # A migration may rewrite a large table for minutes: no read timeout (DB_READ_TIMEOUT, which
+    # serving takes from the env files), unless this run sets one, or the client would give up while
+    # the server goes on.
+    environment.variables["DB_READ_TIMEOUT"] = os.environ.get("DB_READ_TIMEOUT", "0")
     if lint or allow_breaking:
         linted = run(c, commands.lint_migrations(), environment, warn=True)
         warning = migration_lint.verdict(linted.exited, linted.stdout, allow_breaking=allow_breaking)

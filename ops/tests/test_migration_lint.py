@@ -235,3 +235,20 @@ def test_the_project_s_own_migrations_all_pass_the_linter(database):
     assert {app for app, _ in ignored} <= {"axes", "knox"}, ignored
     assert sorted(name for _, name in ignored) == sorted(MIGRATION_LINTER_OPTIONS["ignore_name"])
     assert all(outcome in {"OK", "IGNORE"} for *_, outcome in linted), linted
+
+
+def test_migrate_waits_out_a_long_migration_whatever_read_timeout_serving_has(project, database):
+    """Serving's DB_READ_TIMEOUT (here 1 s, from the env file) does not cut a migration short; a
+    timeout set for the run itself still applies."""
+    name, env, admin = database
+    with (project / "env" / "production.env").open("a") as env_file:
+        env_file.write("\nDB_READ_TIMEOUT=1\n")
+    migration = add_migration(project, "application", "slow",
+                              'migrations.RunSQL("SELECT SLEEP(3)", migrations.RunSQL.noop)')
+    cut_short = invoke("migrate", env={**env, "DB_READ_TIMEOUT": "1"}, cwd=project, timeout=300)
+    assert cut_short.returncode != 0
+    assert "Lost connection" in cut_short.stdout + cut_short.stderr  # the read timeout, not another failure
+    assert migration not in applied(admin, name, "application")
+    waited = invoke("migrate", env=env, cwd=project, timeout=300)
+    assert waited.returncode == 0, waited.stderr
+    assert migration in applied(admin, name, "application")

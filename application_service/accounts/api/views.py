@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from accounts import login_attempts, selectors, services
 from accounts.api import serializers
 from application_service.api.authentication import TokenAuthentication
+from application_service.api.schema import links
 from application_service.api.throttling import AnonThrottle, AuthThrottle, UserThrottle
 from application_service.api.views import NO_CONTENT, ApiView
 
@@ -59,6 +60,7 @@ class TokenApi(ApiView):
     @extend_schema(operation_id="auth_token_revoke", tags=["auth"],
                    summary="Revoke the token this request is signed in with (its client only).",
                    responses={204: NO_CONTENT})
+    @links(204, auth_token_obtain={})  # signed out: sign in again
     def delete(self, request: Request) -> Response:
         services.auth_token_revoke(token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -68,6 +70,8 @@ class TokenCollectionApi(ApiView):
     @extend_schema(operation_id="auth_tokens_list", tags=["auth"],
                    summary="The signed-in user's tokens that still work, newest first (never a key).",
                    responses={200: serializers.TokenSerializer(many=True)})
+    @links(200, auth_tokens_revoke={"token_key": "$response.body#/0/token_key"}, auth_tokens_revoke_all={},
+           auth_token_revoke={})
     def get(self, request: Request) -> Response:
         tokens = selectors.auth_token_list(user=request.user)
         return Response(serializers.TokenSerializer(tokens, many=True).data)
@@ -75,6 +79,7 @@ class TokenCollectionApi(ApiView):
     @extend_schema(operation_id="auth_tokens_revoke_all", tags=["auth"],
                    summary="Revoke every token of the signed-in user (every client is signed out).",
                    responses={204: NO_CONTENT})
+    @links(204, auth_token_obtain={})
     def delete(self, request: Request) -> Response:
         services.auth_tokens_revoke_all(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -88,6 +93,7 @@ class TokenDetailApi(ApiView):
                                      description="The token's `token_key`, as listed.")],
         responses={204: NO_CONTENT},
     )
+    @links(204, auth_tokens_list={}, auth_tokens_revoke={"token_key": "$request.path.token_key"})  # now a 404
     def delete(self, request: Request, token_key: str) -> Response:
         if not services.auth_token_revoke_by_key(user=request.user, token_key=token_key):
             raise NotFound("The signed-in user has no token with this key.")
@@ -97,5 +103,6 @@ class TokenDetailApi(ApiView):
 class MeApi(ApiView):
     @extend_schema(operation_id="auth_me", tags=["auth"], summary="The signed-in user.",
                    responses={200: serializers.UserSerializer})
+    @links(200, auth_tokens_list={})
     def get(self, request: Request) -> Response:
         return Response(serializers.UserSerializer(request.user).data)

@@ -19,7 +19,13 @@ from application.api import serializers
 from application.api.permissions import IsAuthorOrStaffOrReadOnly
 from application.models import Counter, Message
 from application_service.api.pagination import CursorPagination
+from application_service.api.schema import links
 from application_service.api.views import NO_CONTENT, ApiView
+
+# What a client can call next with an answer (OpenAPI links): the message it names, ...
+THIS_MESSAGE = {"message_id": "$response.body#/id"}
+# ...and the messages of the author it names.
+BY_THIS_AUTHOR = {"author": "$response.body#/author/id"}
 
 
 class MessageCollectionApi(ApiView):
@@ -31,6 +37,7 @@ class MessageCollectionApi(ApiView):
         parameters=[serializers.MessageListQuerySerializer],
         responses={200: serializers.MessagePageSerializer},
     )
+    @links(200, messages_retrieve={"message_id": "$response.body#/results/0/id"})
     def get(self, request: Request) -> Response:
         query = serializers.MessageListQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
@@ -51,6 +58,8 @@ class MessageCollectionApi(ApiView):
         request=serializers.MessageInputSerializer,
         responses={201: serializers.MessageSerializer},
     )
+    @links(201, messages_retrieve=THIS_MESSAGE, messages_update=THIS_MESSAGE, messages_delete=THIS_MESSAGE,
+           messages_list=BY_THIS_AUTHOR)
     def post(self, request: Request) -> Response:
         data = serializers.MessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -71,6 +80,7 @@ class MessageDetailApi(ApiView):
 
     @extend_schema(operation_id="messages_retrieve", tags=["messages"], summary="Read one message.",
                    responses={200: serializers.MessageSerializer})
+    @links(200, messages_update=THIS_MESSAGE, messages_delete=THIS_MESSAGE, messages_list=BY_THIS_AUTHOR)
     def get(self, request: Request, message_id: int) -> Response:
         message = self.get_message(request, message_id)
         return Response(serializers.MessageSerializer(message, context={"request": request}).data)
@@ -84,6 +94,7 @@ class MessageDetailApi(ApiView):
         summary="Change a message's text (its author or staff); absent fields stay as they are.",
         request=serializers.MessageInputSerializer, responses={200: serializers.MessageSerializer},
     )
+    @links(200, messages_retrieve=THIS_MESSAGE, messages_delete=THIS_MESSAGE)
     def patch(self, request: Request, message_id: int) -> Response:
         self.get_message(request, message_id)  # 404 or 403 before the body is read
         data = serializers.MessageInputSerializer(data=request.data, partial=True)
@@ -95,6 +106,7 @@ class MessageDetailApi(ApiView):
 
     @extend_schema(operation_id="messages_delete", tags=["messages"],
                    summary="Delete a message (its author or staff).", responses={204: NO_CONTENT})
+    @links(204, messages_retrieve={"message_id": "$request.path.message_id"})  # now a 404
     def delete(self, request: Request, message_id: int) -> Response:
         with transaction.atomic():
             services.message_delete(message=self.get_message(request, message_id, for_update=True))
@@ -107,6 +119,7 @@ class CounterApi(ApiView):
     @extend_schema(operation_id="counter_retrieve", tags=["counter"],
                    summary="The hello page's counter, without raising it.",
                    responses={200: serializers.CounterSerializer})
+    @links(200, counter_increment={})
     def get(self, request: Request) -> Response:
         counter = Counter(name=Counter.HELLO, value=selectors.counter_value())
         return Response(serializers.CounterSerializer(counter).data)
@@ -116,6 +129,7 @@ class CounterIncrementApi(ApiView):
     @extend_schema(operation_id="counter_increment", tags=["counter"], request=None,
                    summary="Raise the hello page's counter by one (signed in); answers the new value.",
                    responses={200: serializers.CounterSerializer})
+    @links(200, counter_retrieve={})
     def post(self, request: Request) -> Response:
         counter = Counter(name=Counter.HELLO, value=services.counter_increment())
         return Response(serializers.CounterSerializer(counter).data)

@@ -1,5 +1,6 @@
 """The one error shape of the API, for every error: validation, auth, permission, not found,
-throttled, parse errors, oversized bodies, and even a 404 or 500 that no API view produced.
+throttled, parse errors, oversized bodies, a database out of reach (503), and even a 404 or 500
+that no API view produced.
 
     {"code": "validation_error", "message": "The request is not valid.",
      "fields": {"text": [{"code": "max_length", "message": "Ensure this field ..."}]}}
@@ -11,12 +12,13 @@ no single field under "non_field_errors").
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -24,6 +26,9 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from application_service import database
+from application_service.logs import request_fields
 
 API_PREFIX = "/api/"
 VALIDATION_CODE = "validation_error"
@@ -81,7 +86,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)  # sets WWW-Authenticate and Retry-After
     if response is None:
-        return None  # an unexpected error: logged, then answered by handler500 below
+        # An unexpected error: logged, then answered by handler500 below. A database out of reach
+        # goes on to unavailable.DatabaseUnavailableMiddleware: 503, for pages and the API alike.
+        return None
     response.data = api_exception_body(exc)
     return response
 
@@ -117,7 +124,34 @@ def api_not_found(request: HttpRequest) -> JsonResponse:
     return page_not_found(request, Http404())
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
+UNAVAILABLE_CODE = "service_unavailable"
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again in a few seconds."
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Service unavailable</title></head>
+<body><h1>Service unavailable</h1><p>The service is briefly unavailable. Please try again in a few
+seconds.</p></body></html>
+"""
+RETRY_AFTER_SECONDS = 5
+
+
+def service_unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 with Retry-After for a database out of reach (`exc`): the API's shape under /api/, a
+    short page (no template) elsewhere. The cause goes on the request's one log line, without a
+    traceback: an outage is no bug, and a traceback for each request would bury the log."""
+    request_fields(request).update(reason="database_unreachable", error=f"{type(exc).__name__}: {exc}")
+    if is_api(request):
+        response = JsonResponse(error_body(UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE), status=503)
+    else:
+        response = HttpResponse(UNAVAILABLE_PAGE, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # A database out of reach where no view could catch it (a middleware reading the session,
+    # say) is still a 503: Django calls this inside its `except` block, so the error is at hand.
+    if database.unreachable(error := sys.exc_info()[1]):
+        return service_unavailable(request, error)
     if not is_api(request):
         return defaults.server_error(request)
     return JsonResponse(error_body("server_error", "The service failed to answer; it has been logged."),

@@ -3,10 +3,18 @@
 The generic errors follow from how the view is built (a body can be malformed, too large or of
 the wrong type; a path parameter can name nothing; any client can be throttled), so they are
 added here for every operation; a view documents only its own successes and special cases.
+
+A view method also names what a client can call next with an answer (OpenAPI links, `@links`
+below): the id a POST answered reads, changes and deletes that message. Swagger UI shows them, and
+schemathesis follows them in its stateful tests (application/tests/api/test_stateful.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular import openapi
 from rest_framework.permissions import SAFE_METHODS
 
@@ -27,6 +35,25 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+View = TypeVar("View", bound=Callable)
+
+
+def links(status: int, **targets: dict[str, str]) -> Callable[[View], View]:
+    """OpenAPI links of a view method's `status` answer, each named after the operation it leads
+    to and mapping that operation's parameters to runtime expressions:
+
+        @links(201, messages_retrieve={"message_id": "$response.body#/id"})
+
+    An empty mapping is a link that needs nothing from the answer (what a client does next).
+    """
+
+    def declare(method: View) -> View:
+        method.openapi_links = {**getattr(method, "openapi_links", {}), str(status): targets}
+        return method
+
+    return declare
+
+
 class AutoSchema(openapi.AutoSchema):
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
@@ -35,7 +62,17 @@ class AutoSchema(openapi.AutoSchema):
         responses = operation["responses"]
         for code in self.error_codes(operation):
             responses.setdefault(code, self.error_response(code))
+        for code, targets in self.declared_links().items():
+            if code not in responses:
+                raise ImproperlyConfigured(f"{operation['operationId']}: links of a {code} it never answers")
+            responses[code]["links"] = {
+                target: {"operationId": target, **({"parameters": parameters} if parameters else {})}
+                for target, parameters in targets.items()
+            }
         return operation
+
+    def declared_links(self) -> dict[str, dict[str, dict[str, str]]]:
+        return getattr(getattr(self.view, self.method.lower(), None), "openapi_links", {})
 
     def error_codes(self, operation: dict) -> list[str]:
         has_body = "requestBody" in operation

@@ -190,12 +190,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured",
                              "filters": ["one_line_per_request"]}},
     "root": {"handlers": ["console"], "level": env.log_level("LOG_LEVEL", "INFO")},
-    # django-axes says INFO for every sign-in attempt and at every start: its warnings (lockouts)
-    # are what an operator needs. Django's own handlers go, its loggers' included (runserver's
-    # request lines too): each record reaches the root's handler once, where "Watching for file
-    # changes" printed twice. No ADMINS are set, so its mail handler sent nothing. gunicorn's
-    # handler goes in its workers too: their lines come out in the same format.
-    "loggers": {"axes": {"level": "WARNING"}, "django": {"level": "INFO"},
+    # django-axes writes a line for every failed sign-in and lockout: the request's own line says
+    # it instead ("reason": accounts/login_attempts.py), so only its errors are kept. Django's own
+    # handlers go, its loggers' included (runserver's request lines too): each record reaches the
+    # root's handler once, where "Watching for file changes" printed twice. No ADMINS are set, so
+    # its mail handler sent nothing. gunicorn's handler goes in its workers too: their lines come
+    # out in the same format.
+    "loggers": {"axes": {"level": "ERROR"}, "django": {"level": "INFO"},
                 "gunicorn.error": {"propagate": True}},
 }
 # Jobs a request enqueues carry its id (django-structlog's Celery receivers; logs.follow_jobs).

@@ -281,3 +281,20 @@ def test_a_job_without_a_request_gets_an_id_of_its_own_and_keeps_one_it_was_give
         assert structlog.contextvars.get_contextvars()["request_id"] == "from-the-request"
     finally:
         structlog.contextvars.clear_contextvars()
+
+
+def test_a_failed_sign_in_and_a_lockout_are_one_line_each_with_the_reason(lines, author, settings):
+    """django-axes' own lines about failures and lockouts are left out: the request's line says it."""
+    from rest_framework.test import APIClient
+
+    settings.LOGIN_FAILURES_PER_USERNAME = 2
+    client = APIClient()
+    statuses = [client.post("/api/v1/auth/token/", {"username": author.username, "password": "wrong"},
+                            HTTP_X_REQUEST_ID=f"sign-in-{attempt}").status_code for attempt in range(3)]
+    assert statuses == [400, 429, 429]
+    found = lines()
+    for attempt, reason in enumerate(["sign-in failed", "sign-in locked out", "sign-in locked out"]):
+        [line] = with_id(found, f"sign-in-{attempt}")
+        assert line["message"] == "request_finished"
+        assert line["reason"].startswith(reason)
+    assert not [line for line in found if line["logger"].startswith("axes")]
