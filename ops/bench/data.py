@@ -102,3 +102,27 @@ def processed_times(connection, ids: list[int]) -> dict[int, float]:
         cursor.execute("SELECT id, updated_at FROM application_message "  # noqa: S608
                        f"WHERE status = 'processed' AND id IN ({placeholders})", ids)
         return {int(pk): stamp.replace(tzinfo=UTC).timestamp() for pk, stamp in cursor.fetchall()}
+
+
+def sample_ids(connection, count: int) -> list[int]:
+    """`count` ids of messages picked at random (the soak's reads and edits)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM application_message ORDER BY RAND() LIMIT %s", [count])
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
+def last_message_id(connection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM application_message")
+        (last,) = cursor.fetchone()
+    return int(last)
+
+
+def messages_after(connection, last_id: int) -> tuple[int, int]:
+    """Messages written after `last_id` (each published its job when it was saved), and how many of
+    them are processed."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*), COALESCE(SUM(status = 'processed'), 0) FROM application_message "
+                       "WHERE id > %s", [last_id])
+        written, processed = cursor.fetchone()
+    return int(written), int(processed)

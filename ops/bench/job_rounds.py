@@ -128,14 +128,19 @@ def api_call(server: Running, method: str, path: str, body: dict, token: str = "
         return status, {"body": answer.decode(errors="replace")[:300]}
 
 
-def post_to_processed(server: Running, worker: Running, settings: Settings, password: str,
-                      database, out: TextIO) -> dict:
-    """POST messages one by one at settings.message_rate; the time until each was processed."""
+def sign_in(server: Running, password: str) -> str:
+    """An API token of the bench's superuser (SUPERUSER, made by runner.create_superuser)."""
     status, answer = api_call(server, "POST", "/api/v1/auth/token/",
                               {"username": SUPERUSER, "password": password})
     if status != 200:
         raise UserError(f"POST /api/v1/auth/token/ answered {status}: {answer}")
-    token = answer["token"]
+    return answer["token"]
+
+
+def post_to_processed(server: Running, worker: Running, settings: Settings, password: str,
+                      database, out: TextIO) -> dict:
+    """POST messages one by one at settings.message_rate; the time until each was processed."""
+    token = sign_in(server, password)
     sent: dict[int, float] = {}
     interval = 1 / settings.message_rate
     start = time.monotonic()

@@ -33,23 +33,26 @@ from ops.run import run as run_command
 REPORT = REPORTS_DIR / "bench.json"
 
 
+def prepare_database(c, environment: Environment, url: str, rows: int, out: TextIO) -> int:
+    """The database at `url` fresh, migrated and seeded with `rows` messages; its middle message's id."""
+    config = database.parse(url)
+    data.drop_database(config)
+    here = environment.with_variables(DATABASE_URL=url)
+    print(f"  {mysql_admin.create(here)}", file=out, flush=True)
+    run_command(c, commands.migrate(), here)
+    connection = data.connect(config)
+    try:
+        middle = data.seed(connection, rows=rows)
+    finally:
+        connection.close()
+    print(f"  {config['NAME']}: {rows} messages", file=out, flush=True)
+    return middle
+
+
 def prepare_databases(c, environment: Environment, settings: Settings, out: TextIO) -> int:
     """Both databases fresh, migrated and seeded; the id the detail scenarios read."""
-    detail_id = 0
-    for url, rows in ((settings.database_url, settings.rows), (settings.small_database_url,
-                                                               settings.small_rows)):
-        config = database.parse(url)
-        data.drop_database(config)
-        here = environment.with_variables(DATABASE_URL=url)
-        print(f"  {mysql_admin.create(here)}", file=out, flush=True)
-        run_command(c, commands.migrate(), here)
-        connection = data.connect(config)
-        try:
-            middle = data.seed(connection, rows=rows)
-        finally:
-            connection.close()
-        detail_id = detail_id or middle
-        print(f"  {config['NAME']}: {rows} messages", file=out, flush=True)
+    detail_id = prepare_database(c, environment, settings.database_url, settings.rows, out)
+    prepare_database(c, environment, settings.small_database_url, settings.small_rows, out)
     return detail_id
 
 

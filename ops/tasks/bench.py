@@ -28,12 +28,33 @@ from ops.tasks import from_checkout, task
                         "(default mysql://root@127.0.0.1:3306/little_service_bench; _small appended "
                         "for the small-table one)",
         "redis_url": "Redis for the cache, throttles and broker (default redis://127.0.0.1:6379/13)",
-        "check": "exit non-zero when a scenario misses its target",
+        "check": "exit non-zero when a scenario misses its target (with --soak: an error, or a "
+                 "process whose memory grew by 10% or more)",
+        "soak": "instead of the paired scenarios, minutes of mixed traffic (pages, API reads and "
+                "writes, jobs) at a fixed rate with locust: latency, errors and every process's memory "
+                "(database default .../little_service_bench_soak)",
+        "soak_seconds": "with --soak: seconds of measured traffic (default 300)",
+        "soak_rate": "with --soak: requests per second, all clients together (default 50)",
+        "soak_warmup": "with --soak: seconds of the same traffic before memory is first read (default 15)",
     }
 )
 def run(c, duration=None, connections=None, workers=None, rounds=None, jobs=None, messages=None,
-        database_url=None, redis_url=None, check=False):
-    """Measure the counter page, the API and the jobs against bare Django and Celery baselines."""
+        database_url=None, redis_url=None, check=False, soak=False, soak_seconds=None, soak_rate=None,
+        soak_warmup=None):
+    """Measure the pages, the API and the jobs beside bare Django and Celery, or soak them at a fixed rate."""
+    paired = {"duration": duration, "connections": connections, "rounds": rounds, "jobs": jobs,
+              "messages": messages}
+    soaking = {"soak-seconds": soak_seconds, "soak-rate": soak_rate, "soak-warmup": soak_warmup}
+    if soak:
+        given = [f"--{name}" for name, value in paired.items() if value is not None]
+        if given:
+            raise Exit(f"bench: {', '.join(given)} set the paired scenarios, not --soak: leave them out "
+                       f"(--soak-seconds and --soak-rate set the soak).")
+        return run_soak(c, workers=workers, database_url=database_url, redis_url=redis_url, check=check,
+                        soak_seconds=soak_seconds, soak_rate=soak_rate, soak_warmup=soak_warmup)
+    given = [f"--{name}" for name, value in soaking.items() if value is not None]
+    if given:
+        raise Exit(f"bench: {', '.join(given)} only apply with --soak: add --soak, or leave them out.")
     benchmark = from_checkout("ops.bench", "bench")
     settings = benchmark.with_options(
         benchmark.Settings(workers=int(c.config.serve.workers)), duration=duration,
@@ -43,6 +64,16 @@ def run(c, duration=None, connections=None, workers=None, rounds=None, jobs=None
     report = benchmark.measure(c, settings)
     if check and not report["passed"]:
         raise Exit("bench: a scenario missed its target (see the table above).")
+
+
+def run_soak(c, *, workers, database_url, redis_url, check, **options) -> None:
+    benchmark = from_checkout("ops.bench", "bench")
+    settings = benchmark.with_options(benchmark.soak.SoakSettings(workers=int(c.config.serve.workers)),
+                                      workers=workers, database_url=database_url, redis_url=redis_url,
+                                      **options)
+    report = benchmark.soak.measure(c, settings)
+    if check and not report["passed"]:
+        raise Exit("bench --soak: a target was missed (see above).")
 
 
 @task(name="first-page", auto_shortflags=False, help={

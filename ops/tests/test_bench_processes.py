@@ -18,9 +18,9 @@ from ops.errors import UserError
 
 
 def test_server_commands_are_the_serve_gunicorn_with_their_own_application():
-    common = ["--chdir", str(PROJECT_DIR), "--bind", "127.0.0.1:4001", "--workers", "3",
-              "--timeout", "30", "--graceful-timeout", "30", "--keep-alive", "5",
-              "--access-logfile", "-", "--error-logfile", "-"]
+    common = ["--chdir", str(PROJECT_DIR), "--config", "python:application_service.gunicorn_hooks",
+              "--bind", "127.0.0.1:4001", "--workers", "3",
+              "--timeout", "30", "--graceful-timeout", "30", "--keep-alive", "5", "--error-logfile", "-"]
     assert servers.server_command(plan.PROJECT, bind="127.0.0.1:4001", workers=3) == [
         PYTHON, "-m", "gunicorn", "application_service.wsgi:application", *common]
     assert servers.server_command(plan.BASELINE, bind="127.0.0.1:4001", workers=3) == [
