@@ -12,6 +12,10 @@ that needs it. The first argument that is not an option names the task, as invok
 chain of tasks (`bootstrap.py migrate test`) the first decides, so name a development task first.
 The virtual environment lives in .venv (or $LITTLE_SERVICE_VENV); a stamp file per lock in it
 records the lock's checksum, so a second run installs nothing while the lock is unchanged.
+A task name that is not in RUNTIME_TASKS is checked on the runtime lock (the task file loads on
+it) before the development lock is installed: a typo gets the nearest task names, not an install.
+The environment's `invoke` and `inv` run ops.program (invoke with that answer); bootstrap.py
+writes them on every run, so a reinstalled invoke does not take the answer away.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import venv
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -34,6 +40,8 @@ MINIMUM_PYTHON = (3, 11)
 # mysqlclient compiles against the MySQL/MariaDB client library; these are the names its
 # build looks up with pkg-config.
 MYSQL_PKG_CONFIG_NAMES = ("mysqlclient", "mariadb", "libmariadb")
+# The first pip that installs into another environment (`pip --python`).
+PIP_WITH_PYTHON_OPTION = (22, 3)
 
 
 # The tasks that need only the runtime lock: the image's roles and local development (invoke dev
@@ -85,12 +93,15 @@ def stamp_current(target: Path, lock: Path, skip_mysql: bool) -> bool:
     return stamp.exists() and stamp.read_text() == lock_digest(skip_mysql, lock)
 
 
-def lock_to_install(target: Path, lock: Path, skip_mysql: bool) -> Path | None:
-    """The lock to install into the virtual environment `target` for a task that needs `lock`:
-    None when it is there already (its stamp, or the development lock's, is current)."""
+def locks_to_install(target: Path, lock: Path, skip_mysql: bool) -> list[Path]:
+    """The locks to install, in order, into the virtual environment `target` for a task that needs
+    `lock`: none while it, or the development lock (which holds the runtime lock), is current; the
+    runtime lock before the development lock, so that the task's name is checked on the first."""
     if stamp_current(target, LOCK, skip_mysql) or stamp_current(target, lock, skip_mysql):
-        return None
-    return lock
+        return []
+    if lock == LOCK and not stamp_current(target, RUNTIME_LOCK, skip_mysql):
+        return [RUNTIME_LOCK, LOCK]
+    return [lock]
 
 
 def locked_packages(lock_text: str) -> dict[str, tuple[str, frozenset[str]]]:
@@ -113,7 +124,48 @@ def locked_packages(lock_text: str) -> dict[str, tuple[str, frozenset[str]]]:
 
 
 def venv_dir() -> Path:
-    return Path(os.environ.get("LITTLE_SERVICE_VENV", ROOT / ".venv"))
+    # Absolute but not resolved: the environment's python may be a link to the base interpreter.
+    return Path(os.path.abspath(os.environ.get("LITTLE_SERVICE_VENV", ROOT / ".venv")))
+
+
+def site_packages(target: Path) -> Path:
+    paths = {"base": str(target), "platbase": str(target)}
+    return Path(sysconfig.get_path("purelib", scheme="venv", vars=paths))
+
+
+def pip_version() -> tuple[int, ...] | None:
+    """The version (major, minor) of the pip this interpreter runs as `-m pip`; None without one."""
+    try:
+        version = metadata.version("pip")
+    except metadata.PackageNotFoundError:
+        return None
+    return tuple(int(number) for number in re.findall(r"\d+", version)[:2])
+
+
+def pip_for(python: Path, own_pip: bool, this_pip: tuple[int, ...] | None) -> list[str] | None:
+    """The pip that installs into the virtual environment of `python`: its own when it has one (the
+    development lock locks pip); else this interpreter's, which installs into another environment
+    with --python (pip 22.3+), so that the environment needs no pip of its own (ensurepip took
+    6-14 s of a first run); None when neither is there (ensurepip then gives it one)."""
+    if own_pip:
+        return [str(python), "-m", "pip"]
+    if this_pip and this_pip >= PIP_WITH_PYTHON_OPTION:
+        return [sys.executable, "-m", "pip", "--python", str(python)]
+    return None
+
+
+def environment_pip(python: Path) -> list[str]:
+    """pip_for the environment of `python` on this machine, after ensurepip where it needs it."""
+    target = python.parent.parent
+    pip = pip_for(python, (site_packages(target) / "pip").is_dir(), pip_version())
+    if pip:
+        return pip
+    print(f"bootstrap: this Python has no pip 22.3+ to install into {target}, so it gets a pip of "
+          "its own (ensurepip) ...", flush=True)
+    if subprocess.run([str(python), "-m", "ensurepip", "--default-pip"], check=False).returncode != 0:
+        fail("this Python has neither pip nor ensurepip; install pip for it (Debian and Ubuntu: "
+             "apt-get install python3-pip python3-venv) and run the same command again.")
+    return [str(python), "-m", "pip"]
 
 
 def fail(message: str) -> None:
@@ -160,34 +212,79 @@ def install(python: Path, lock: Path, skip_mysql: bool) -> None:
         )
         lock_text = lock_without(lock_text, "mysqlclient")
     target = python.parent.parent
+    pip = environment_pip(python)
     print(f"bootstrap: installing {lock.name} ({len(locked_packages(lock_text))} packages, "
           f"{WHAT_IS_IN[lock]}) into {target}; pip reports each package ...", flush=True)
     started = time.monotonic()
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write(lock_text)
     try:
-        if subprocess.run(pip_install_command(python, handle.name), check=False).returncode != 0:
+        if subprocess.run(pip_install_command(pip, handle.name), check=False).returncode != 0:
             fail("installing the locked dependencies failed (pip's message is above); "
                  "fix the cause and run the same command again.")
     finally:
         os.unlink(handle.name)
     (target / STAMPS[lock]).write_text(lock_digest(skip_mysql, lock))
-    print(f"bootstrap: {lock.name} installed in {time.monotonic() - started:.0f} s", flush=True)
+    write_console_scripts(target)  # pip has just written its own, when it installed invoke
+    print(f"bootstrap: {lock.name} installed in {time.monotonic() - started:.1f} s", flush=True)
 
 
-def pip_install_command(python: Path, requirements: str) -> list[str]:
+def pip_install_command(pip: list[str], requirements: str) -> list[str]:
     """pip, not a faster installer: pip alone reads the machine's pip configuration (pip.conf, PIP_*:
     index, mirrors, CA bundle, constraints). No --quiet: pip's lines are the progress. --no-compile:
     compiling every installed module took most of a warm install (35 s of the runtime lock, 14 s
     without); Python compiles the modules a task imports, once, as it first imports them. Unless
     it writes no bytecode (PYTHONDONTWRITEBYTECODE): then every run would compile them again."""
     no_compile = [] if sys.flags.dont_write_bytecode else ["--no-compile"]
-    return [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--require-hashes",
-            "--no-deps", *no_compile, "-r", requirements]
+    return [*pip, "install", "--disable-pip-version-check", "--require-hashes", "--no-deps", *no_compile,
+            "-r", requirements]
 
 
-def ensure_environment(lock: Path = LOCK) -> Path:
-    """The virtual environment, with `lock` (or the development lock, which holds it) installed."""
+# Asks ops.program whether invoke would refuse the command line; it runs no task.
+TASK_CHECK = "import sys; from ops.program import exit_if_refused; exit_if_refused(sys.argv[1:])"
+
+
+def check_task_names(python: Path, argv: list[str]) -> None:
+    """Stop with invoke's answer (a mistyped task's nearest names, an option no task takes) when it
+    would refuse `argv`: before the development lock is installed for a task that does not exist."""
+    code = subprocess.run([str(python), "-c", TASK_CHECK, *argv], cwd=ROOT, check=False).returncode
+    if code != 0:
+        raise SystemExit(code)
+
+
+def script_header(python: Path) -> str:
+    """A shebang naming `python`; for a path a shebang cannot hold (a space, over 127 bytes), sh
+    starting it, as pip's own scripts do."""
+    path = str(python)
+    if " " not in path and len(f"#!{path}") <= 127:
+        return f"#!{path}\n"
+    return f"#!/bin/sh\n'''exec' \"{path}\" \"$0\" \"$@\"\n' '''\n"
+
+
+def console_script(python: Path) -> str:
+    """The environment's `invoke` and `inv`: invoke's command line, as ops.program answers it."""
+    return (f"{script_header(python)}"
+            "# Written by bootstrap.py on each run, in place of pip's (which runs invoke.main): invoke,\n"
+            "# answering a mistyped task name with the nearest ones (ops.program).\n"
+            "import sys\n"
+            f"sys.path.insert(0, {str(ROOT)!r})\n"
+            "from ops.program import program\n"
+            "sys.exit(program.run())\n")
+
+
+def write_console_scripts(target: Path) -> None:
+    text = console_script(target / "bin" / "python")
+    for name in ("invoke", "inv"):
+        script = target / "bin" / name
+        if not script.is_file() or script.read_text() != text:
+            script.write_text(text)
+            script.chmod(0o755)
+
+
+def ensure_environment(lock: Path = LOCK, argv: list[str] | None = None) -> Path:
+    """The virtual environment, with `lock` (or the development lock, which holds it) installed and
+    bootstrap's `invoke` scripts written (again: pip may have reinstalled invoke since); with `argv`,
+    the command line is checked on the runtime lock before the development lock is installed."""
     if sys.version_info < MINIMUM_PYTHON:
         fail(f"Python {'.'.join(map(str, MINIMUM_PYTHON))}+ is needed, this is "
              f"{sys.version.split()[0]}; run this file with a newer python3.")
@@ -195,19 +292,22 @@ def ensure_environment(lock: Path = LOCK) -> Path:
     python = target / "bin" / "python"
     if not python.exists():
         print(f"bootstrap: creating a virtual environment in {target} ...", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=True).create(target)
+        # Without a pip of its own: this interpreter's installs into it (pip_for).
+        venv.EnvBuilder(clear=True).create(target)
     skip_mysql = not mysql_client_buildable()
     if skip_mysql and truthy(os.environ.get("CI")):
         fail("CI needs the MySQL driver, but no MySQL client library was found; install "
              "libmariadb-dev and pkg-config (apt-get install -y libmariadb-dev pkg-config).")
-    needed = lock_to_install(target, lock, skip_mysql)
-    if needed:
+    for needed in locks_to_install(target, lock, skip_mysql):
+        if needed == LOCK and argv is not None:
+            check_task_names(python, argv)
         install(python, needed, skip_mysql)
+    write_console_scripts(target)
     return target
 
 
 def main(argv: list[str]) -> None:
-    target = ensure_environment(lock_for(argv))
+    target = ensure_environment(lock_for(argv), argv)
     if not argv:
         argv = ["--list"]
     invoke = target / "bin" / "invoke"

@@ -2,20 +2,25 @@
 
 invoke's own `invoke` program prints "No idea what 'migrat' is!"; this Program subclass (invoke's
 documented way to change its command line) says `error: no task named 'migrat'; did you mean
-'migrate'?`. It takes effect where a program runs it (`program.run()`), not in the `invoke`
-script pip installs, which runs invoke's own Program.
+'migrate'?`, for a task to run and for `--help TASK`. The `invoke` and `inv` scripts of the
+virtual environment bootstrap.py makes run `program` below (bootstrap.py writes them on each run,
+in place of pip's); bootstrap.py asks `exit_if_refused` before it installs the development lock
+for a task, so that a typo costs no install.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import invoke
 from invoke.exceptions import ParseError
 
-# invoke's parser, on a word that is neither a task nor an option (invoke/parser/parser.py).
+# invoke's parser, on a word that is neither a task nor an option (invoke/parser/parser.py), and
+# its --help on a name that is no task (invoke/program.py).
 UNKNOWN = re.compile(r"No idea what '(?P<word>[^']*)' is!")
 
 
@@ -29,8 +34,19 @@ def unknown_task_message(word: str, names: Iterable[str]) -> str:
 
 class Program(invoke.Program):
     def parse_tasks(self) -> None:
-        try:
+        with self.naming_the_nearest_tasks():
             super().parse_tasks()
+
+    def parse_cleanup(self) -> None:
+        with self.naming_the_nearest_tasks():
+            super().parse_cleanup()
+
+    @contextmanager
+    def naming_the_nearest_tasks(self) -> Iterator[None]:
+        """invoke's ParseError on an unknown task name, as unknown_task_message; on an unknown
+        option, as it is."""
+        try:
+            yield
         except ParseError as exc:
             unknown = UNKNOWN.fullmatch(str(exc))
             if not unknown or unknown["word"].startswith("-"):
@@ -40,7 +56,31 @@ class Program(invoke.Program):
             raise ParseError(unknown_task_message(unknown["word"], names), exc.context) from None
 
 
-# As invoke.main.program (tasks.py found and loaded as `invoke` does), with the answer above:
-# what an `invoke` script would run (`from ops.program import program; program.run()`).
-program = Program(name="Invoke", binary="inv[oke]", binary_names=["invoke", "inv"],
-                  version=invoke.__version__)
+# As invoke.main.program (tasks.py found and loaded as `invoke` does), with the answer above.
+PROGRAM = {"name": "Invoke", "binary": "inv[oke]", "binary_names": ["invoke", "inv"],
+           "version": invoke.__version__}
+program = Program(**PROGRAM)
+
+
+def refusal(argv: list[str]) -> str | None:
+    """What `invoke` says when it refuses the command line `argv` (a task it does not know, an
+    option no task takes); None when it would run it. Parses as `invoke` does, running nothing."""
+    checking = Program(**PROGRAM)
+    try:
+        checking.create_config()
+        checking.parse_core(["invoke", *argv])
+        checking.parse_collection()
+        checking.parse_tasks()
+    except ParseError as exc:
+        return str(exc)
+    except invoke.Exit:  # --version, --print-completion-script: the real run shows them
+        return None
+    return None
+
+
+def exit_if_refused(argv: list[str]) -> None:
+    """Exit as `invoke` does (its message, code 1) when it would refuse `argv`."""
+    message = refusal(argv)
+    if message is not None:
+        print(message, file=sys.stderr)
+        raise SystemExit(1)

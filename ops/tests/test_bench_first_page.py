@@ -15,7 +15,8 @@ from ops.bench import first_page
 from ops.tasks import bench as bench_tasks
 
 # A stand-in bootstrap.py: notes what it found (the clone, the pip cache, the environment), fills
-# the cache and the environment, then serves 200 at / on --address until stopped.
+# the cache and the environment (saying how long its installs took, as bootstrap.py does, when the
+# environment is new), then serves 200 at / on --address until stopped.
 FAKE_BOOTSTRAP = """
 import http.server, json, os, pathlib, sys
 root = pathlib.Path(__file__).resolve().parent
@@ -28,6 +29,9 @@ with open(os.environ["FAKE_BOOTSTRAP_LOG"], "a") as log:
                           "little_service_venv": os.environ.get("LITTLE_SERVICE_VENV")}) + "\\n")
 cache.mkdir(parents=True, exist_ok=True)
 (cache / "a-wheel").write_text("x")
+if not venv.exists():
+    print("bootstrap: requirements.txt installed in 0.3 s")
+    print("bootstrap: requirements-dev.txt installed in 1.2 s", flush=True)
 venv.mkdir(exist_ok=True)
 (venv / "site-packages").write_bytes(bytes(300 * 1024))
 port = int(sys.argv[sys.argv.index("--address") + 1].rpartition(":")[2])
@@ -67,6 +71,7 @@ def test_three_runs_from_fresh_clones_with_an_empty_then_a_warm_cache(repository
 
     assert [run["name"] for run in report["runs"]] == ["cold", "warm", "second"]
     assert all(0 < run["seconds"] < 60 for run in report["runs"])
+    assert [run["install_seconds"] for run in report["runs"]] == [1.5, 1.5, 0]
     assert report["venv_bytes"] >= 300 * 1024
     cold, warm, second = (json.loads(line) for line in log.read_text().splitlines())
     assert cold["cache_was_empty"] and not cold["venv_existed"]
@@ -76,6 +81,7 @@ def test_three_runs_from_fresh_clones_with_an_empty_then_a_warm_cache(repository
     assert not (tmp_path / "the-user-s-cache").exists()
     assert list(workspace.iterdir()) == []  # the clones and the cache are gone
     assert "cold" in first_page.table(report) and " MB" in first_page.table(report)
+    assert "(installing 1.5 s)" in first_page.table(report)
 
 
 def test_a_bootstrap_that_fails_is_reported_with_its_output(repository, tmp_path):
@@ -101,7 +107,7 @@ def test_invoke_bench_first_page_outside_a_checkout_says_where_it_runs(monkeypat
 
 
 def test_the_task_writes_the_report(monkeypatch, tmp_path, capsys):
-    report = {"runs": [{"name": "cold", "seconds": 1.0}], "venv_bytes": 2**20}
+    report = {"runs": [{"name": "cold", "seconds": 1.0, "install_seconds": 0.5}], "venv_bytes": 2**20}
     calls = []
     monkeypatch.setattr(first_page, "measure", lambda **kwargs: calls.append(kwargs) or report)
     monkeypatch.setattr(first_page, "REPORT", tmp_path / "first_page.json")
@@ -110,3 +116,10 @@ def test_the_task_writes_the_report(monkeypatch, tmp_path, capsys):
     assert calls == [{"source": first_page.REPOSITORY, "ref": "main", "python": None, "timeout": 30.0}]
     assert json.loads(Path(tmp_path / "first_page.json").read_text()) == report
     assert "cold" in capsys.readouterr().out
+
+
+def test_the_base_python_is_outside_this_virtual_environment():
+    python = first_page.base_python()
+    result = subprocess.run([python, "-c", "import sys; print(sys.prefix == sys.base_prefix)"],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout == "True\n"

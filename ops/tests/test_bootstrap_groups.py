@@ -168,10 +168,17 @@ def test_a_changed_lock_is_installed_again(locks):
     assert [packages["django"][0] for _, packages in locks] == ["5.2.1", "5.2.2"]
 
 
+def test_a_first_development_task_installs_the_runtime_lock_first(locks):
+    bootstrap.ensure_environment(bootstrap.lock_for(CI_COMMAND))
+    assert installed(locks) == [{"django", "mysqlclient"}, {"django", "mysqlclient", "pytest"}]
+
+
 def test_every_install_checks_hashes_shows_pip_s_progress_and_keeps_the_machine_s_index(locks):
-    bootstrap.ensure_environment(bootstrap.LOCK)
+    bootstrap.ensure_environment(bootstrap.RUNTIME_LOCK)
     [(command, _)] = locks
-    assert command[1:4] == ["-m", "pip", "install"]
+    # The environment has no pip of its own: this interpreter's installs into it.
+    python = str(bootstrap.venv_dir() / "bin" / "python")
+    assert command[:6] == [sys.executable, "-m", "pip", "--python", python, "install"]
     assert "--require-hashes" in command and "--no-deps" in command
     # Compiling is most of a warm install's time; imports compile what they use, when they may write it.
     assert ("--no-compile" in command) is (not sys.flags.dont_write_bytecode)
@@ -182,7 +189,7 @@ def test_every_install_checks_hashes_shows_pip_s_progress_and_keeps_the_machine_
 @pytest.mark.parametrize("writes_bytecode", [True, False])
 def test_modules_are_compiled_at_install_only_where_python_writes_no_bytecode(writes_bytecode):
     flags = ["-c"] if writes_bytecode else ["-B", "-c"]
-    code = "import bootstrap, pathlib; print(bootstrap.pip_install_command(pathlib.Path('p'), 'r'))"
+    code = "import bootstrap; print(bootstrap.pip_install_command(['pip'], 'r'))"
     environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     result = subprocess.run([sys.executable, *flags, code], cwd=REPOSITORY, env=environment,
                             capture_output=True, text=True, check=True)
@@ -193,10 +200,10 @@ def test_modules_are_compiled_at_install_only_where_python_writes_no_bytecode(wr
 def test_without_mysql_headers_either_lock_leaves_the_driver_out(locks, monkeypatch, argv):
     monkeypatch.setattr(bootstrap, "mysql_client_buildable", lambda: False)
     bootstrap.ensure_environment(bootstrap.lock_for(argv))
-    [(_, packages)] = locks
-    assert "mysqlclient" not in packages and "django" in packages
+    assert locks and all("mysqlclient" not in packages and "django" in packages for _, packages in locks)
+    installs = len(locks)
     bootstrap.ensure_environment(bootstrap.lock_for(argv))
-    assert len(locks) == 1
+    assert len(locks) == installs
     # Once the headers are there, the driver's lock is installed with it.
     monkeypatch.setattr(bootstrap, "mysql_client_buildable", lambda: True)
     bootstrap.ensure_environment(bootstrap.lock_for(argv))
@@ -214,3 +221,88 @@ def test_ci_still_refuses_to_go_without_the_mysql_driver(locks, monkeypatch):
 def test_the_ci_command_is_still_bootstrap_s_test():
     assert (REPOSITORY / ".ci" / "run").read_text().splitlines()[-1] == "python3 bootstrap.py test"
     assert bootstrap.lock_for(CI_COMMAND) == bootstrap.LOCK
+
+
+@pytest.mark.parametrize(("own_pip", "this_pip", "installer"), [
+    (True, (23, 2), "own"), (True, None, "own"),
+    (False, (22, 3), "this"), (False, (26, 0), "this"),
+    (False, (22, 2), None), (False, None, None),
+])
+def test_the_environment_s_own_pip_else_this_interpreter_s_else_ensurepip(own_pip, this_pip, installer):
+    python = Path("/checkout/.venv/bin/python")
+    expected = {"own": [str(python), "-m", "pip"], None: None,
+                "this": [sys.executable, "-m", "pip", "--python", str(python)]}[installer]
+    assert bootstrap.pip_for(python, own_pip, this_pip) == expected
+
+
+def probe_wheel(directory: Path) -> Path:
+    """A one-module wheel made here: a package a lock can pin, with no index."""
+    from wheel.wheelfile import WheelFile
+
+    path = directory / "bootstrap_probe-1.0-py3-none-any.whl"
+    with WheelFile(path, "w") as wheel:  # writes the RECORD, with hashes
+        wheel.writestr("bootstrap_probe.py", "ANSWER = 42\n")
+        wheel.writestr("bootstrap_probe-1.0.dist-info/METADATA",
+                       "Metadata-Version: 2.1\nName: bootstrap-probe\nVersion: 1.0\n")
+        wheel.writestr("bootstrap_probe-1.0.dist-info/WHEEL",
+                       "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    return path
+
+
+@pytest.fixture
+def probe_lock(tmp_path, monkeypatch):
+    """The runtime lock, in tmp_path, pins the probe wheel; pip finds it only through the machine's
+    pip configuration (PIP_FIND_LINKS, PIP_NO_INDEX: what a pip.conf would say); a new virtual
+    environment, without pip, in LITTLE_SERVICE_VENV."""
+    import hashlib
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    digest = hashlib.sha256(probe_wheel(wheels).read_bytes()).hexdigest()
+    runtime = tmp_path / "requirements.txt"
+    runtime.write_text(f"bootstrap-probe==1.0 \\\n    --hash=sha256:{digest}\n")
+    monkeypatch.setattr(bootstrap, "RUNTIME_LOCK", runtime)
+    monkeypatch.setattr(bootstrap, "STAMPS", {runtime: bootstrap.RUNTIME_STAMP,
+                                              bootstrap.LOCK: bootstrap.STAMP})
+    monkeypatch.setattr(bootstrap, "WHAT_IS_IN", {runtime: "the probe"})
+    monkeypatch.setattr(bootstrap, "mysql_client_buildable", lambda: True)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("LITTLE_SERVICE_VENV", str(tmp_path / "venv"))
+    return runtime
+
+
+def test_a_new_environment_gets_no_pip_and_this_interpreter_s_pip_installs_into_it(probe_lock, capfd):
+    target = bootstrap.ensure_environment(bootstrap.RUNTIME_LOCK)
+
+    python = target / "bin" / "python"
+    probe = subprocess.run([str(python), "-c", "import bootstrap_probe; print(bootstrap_probe.ANSWER)"],
+                           capture_output=True, text=True, cwd=target)
+    assert probe.stdout == "42\n", probe.stderr
+    assert not (bootstrap.site_packages(target) / "pip").exists()
+    assert bootstrap.stamp_current(target, bootstrap.RUNTIME_LOCK, skip_mysql=False)
+    output = capfd.readouterr().out
+    assert "Processing" in output and "bootstrap-probe" in output  # pip's own progress lines
+    assert "requirements.txt installed in" in output
+
+
+def test_a_file_that_does_not_match_its_hash_is_refused_and_leaves_no_stamp(probe_lock, capfd):
+    probe_lock.write_text(probe_lock.read_text().replace("sha256:", "sha256:0"))
+    with pytest.raises(SystemExit) as failed:
+        bootstrap.ensure_environment(bootstrap.RUNTIME_LOCK)
+    assert failed.value.code == 2
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in capfd.readouterr().err
+    assert not (bootstrap.venv_dir() / bootstrap.RUNTIME_STAMP).exists()
+
+
+def test_without_a_pip_that_installs_elsewhere_the_environment_gets_its_own(tmp_path, monkeypatch, capfd):
+    import venv
+
+    monkeypatch.setattr(bootstrap, "pip_version", lambda: (22, 2))  # a pip without --python
+    target = tmp_path / "venv"
+    venv.EnvBuilder().create(target)
+    pip = bootstrap.environment_pip(target / "bin" / "python")
+    assert pip == [str(target / "bin" / "python"), "-m", "pip"]
+    assert (bootstrap.site_packages(target) / "pip").is_dir()
+    assert "gets a pip of its own (ensurepip)" in capfd.readouterr().out

@@ -23,6 +23,12 @@ import os
 from invoke.main import program
 program.run(["invoke", *os.environ.get("TASK_ARGV", "--list").split()], exit=True)
 """
+# bootstrap.py's check of a command line (TASK_CHECK), before it installs the development lock.
+CHECK_WITHOUT_MODULES = WITHOUT_MODULES_PREAMBLE + """
+import os
+from ops.program import exit_if_refused
+exit_if_refused(os.environ["TASK_ARGV"].split())
+"""
 
 
 def test_the_runtime_lock_leaves_the_build_and_deploy_tools_out():
@@ -39,8 +45,8 @@ def development_only_modules() -> set[str]:
             if all(canonicalize_name(distribution) in development_only for distribution in distributions)}
 
 
-def without_development_tools(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", WITHOUT_MODULES, *sorted(development_only_modules())],
+def without_development_tools(*argv: str, script: str = WITHOUT_MODULES) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", script, *sorted(development_only_modules())],
                           cwd=REPOSITORY, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "TASK_ARGV": " ".join(argv) or "--list"})
 
@@ -59,3 +65,10 @@ def test_the_checkout_s_tools_say_so_where_their_packages_are_missing(argv):
     assert result.returncode == 1
     assert "runs from a checkout of the repository with the development lock installed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_development_task_s_command_line_is_checked_with_the_runtime_lock_alone():
+    typo = without_development_tools("tset", "--env", "ci", script=CHECK_WITHOUT_MODULES)
+    assert (typo.returncode, typo.stderr) == (1, "error: no task named 'tset'; did you mean 'test'?\n")
+    real = without_development_tools("test", "--env", "ci", script=CHECK_WITHOUT_MODULES)
+    assert (real.returncode, real.stdout, real.stderr) == (0, "", "")
