@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from ops import commands
 from ops.envvars import Environment
-from ops.processes import restarting
+from ops.processes import after_answer, restarting
 
 REDIS_FIX = ("start Redis (redis-server --daemonize yes --port 6379) and run `invoke dev` again, "
              "or remove REDIS_URL (from .env) to use the embedded broker")
 
 
 def dev_processes(environment: Environment, address: str, *, jobs: bool) -> dict[str, list[str]]:
-    """The development web server; with `jobs`, a Celery worker and beat beside it. The worker
-    uses threads: Ctrl-C then stops it at once, with no pool processes to kill one by one. Both
-    keep trying while Redis is away; should one stop all the same, it is started again rather
-    than taking the web server down with it."""
+    """The development web server; with `jobs`, a Celery worker and beat beside it, started once
+    the web server answers. The worker uses threads: Ctrl-C then stops it at once, with no pool
+    processes to kill one by one. Both keep trying while Redis is away; should one stop all the
+    same, it is started again rather than taking the web server down with it."""
     processes = {"web": commands.runserver(address)}
     if jobs:
-        worker = commands.celery_worker(concurrency=2, pool="threads")
-        beat = commands.celery_beat(schedule_dir=environment.embedded_broker_dir)
+        # They start once the web server answers: the first page comes sooner on a small machine.
+        web = f"http://{address}/healthz"
+        worker = after_answer(web, commands.celery_worker(concurrency=2, pool="threads"))
+        beat = after_answer(web, commands.celery_beat(schedule_dir=environment.embedded_broker_dir))
         processes["worker"], processes["beat"] = restarting("worker", worker), restarting("beat", beat)
     return processes
 

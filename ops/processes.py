@@ -15,7 +15,7 @@ from honcho import manager as honcho_manager
 from honcho.manager import Manager
 from honcho.printer import Printer
 
-from ops.envvars import Environment
+from ops.envvars import PYTHON, REPOSITORY, Environment
 
 # Seconds between SIGTERM and SIGKILL. honcho's 5 s (a module constant, its only setting) is
 # shorter than a Celery worker's warm shutdown on the file-system broker (about 4.5 s): Ctrl-C
@@ -43,6 +43,17 @@ def restarting(name: str, argv: Sequence[str], delay: float = RESTART_DELAY_SECO
     loop = (f'while :; do "$@"; echo "{name} stopped (exit code $?); starting it again in {delay:g} s"; '
             f'sleep {delay:g}; done')
     return ["sh", "-c", loop, name, *argv]
+
+
+# ops.waiting.start_after_answer in a fresh Python, whatever the working directory.
+AFTER_ANSWER = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from ops.waiting import start_after_answer; start_after_answer(sys.argv[2:])")
+
+
+def after_answer(url: str, argv: Sequence[str], timeout: float = 120) -> list[str]:
+    """argv, started once `url` answers (any status), or after `timeout` seconds: on a small
+    machine a Celery worker starting beside the web server slows its first page by seconds."""
+    return [PYTHON, "-c", AFTER_ANSWER, str(REPOSITORY), url, f"{timeout:g}", *argv]
 
 
 def free_port() -> int:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import tenacity
@@ -32,3 +35,22 @@ def poll(attempt: Callable[[], T], *, done: Callable[[T], bool], timeout: float,
         retry_error_callback=lambda state: False,
     )(tried)
     return finished, last[0]
+
+
+def answers(url: str) -> bool:
+    """Whether an HTTP server answers at `url`, whatever the status."""
+    try:
+        urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 (a local development URL)
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def start_after_answer(arguments: Sequence[str]) -> None:
+    """URL TIMEOUT ARGV...: replace this process with ARGV once URL answers, or after TIMEOUT
+    seconds whatever it does (what processes.after_answer runs)."""
+    url, timeout, *argv = arguments
+    poll(lambda: answers(url), done=bool, timeout=float(timeout), interval=0.25)
+    os.execvp(argv[0], argv)

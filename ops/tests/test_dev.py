@@ -160,3 +160,38 @@ def test_dev_keeps_serving_while_redis_dies_after_start_and_a_job_process_that_s
         assert "starting it again" not in output[output.index("SIGINT received"):]
     finally:
         stop(process)
+
+
+def test_a_job_process_starts_once_the_web_server_answers(tmp_path):
+    """after_answer: the command waits while nothing answers, starts as soon as something does
+    (whatever the status), and starts anyway once its time is up."""
+    import http.server
+    import subprocess
+    import sys
+    import threading
+
+    from ops.processes import after_answer
+    from ops.testing import StandInHandler
+
+    port = free_port()
+    marker = tmp_path / "started"
+    command = after_answer(f"http://127.0.0.1:{port}/healthz",
+                           [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"], timeout=60)
+    waiting = subprocess.Popen(command, cwd=tmp_path)  # any working directory
+    try:
+        time.sleep(1.5)
+        assert waiting.poll() is None and not marker.exists()  # nothing answers yet
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), StandInHandler)  # 501 to GET
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            assert waiting.wait(timeout=30) == 0
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert marker.exists()
+    finally:
+        waiting.kill()
+        waiting.wait()
+    gave_up = subprocess.run(after_answer(f"http://127.0.0.1:{free_port()}/", ["true"], timeout=1),
+                             timeout=30)
+    assert gave_up.returncode == 0
