@@ -119,13 +119,14 @@ CELERY_APP = "application_service.celery"
 
 def celery_worker(*, concurrency: int | None = None, queues: str = "", beat: bool = False,
                   loglevel: str = "INFO", schedule_dir: str = "", include: str = "",
-                  pool: str = "") -> list[str]:
+                  pool: str = "", quiet: bool = False) -> list[str]:
     """A worker; with `beat` it runs the scheduler too (its schedule file in `schedule_dir` on
     the embedded broker; with Redis, RedBeat keeps the schedule there). `include`: modules of
     jobs to import beside those the app finds (comma-separated, Celery's --include). `pool`:
-    Celery's --pool (default prefork)."""
-    argv = [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR), "worker",
-            "--loglevel", loglevel]
+    Celery's --pool (default prefork). `quiet`: no start-up banner (printed, not logged: not a
+    JSON line)."""
+    argv = [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR),
+            *(["--quiet"] if quiet else []), "worker", "--loglevel", loglevel]
     if pool:
         argv += ["--pool", pool]
     if concurrency:
@@ -141,11 +142,12 @@ def celery_worker(*, concurrency: int | None = None, queues: str = "", beat: boo
     return argv
 
 
-def celery_beat(*, schedule_dir: str = "", loglevel: str = "INFO") -> list[str]:
+def celery_beat(*, schedule_dir: str = "", loglevel: str = "INFO", quiet: bool = False) -> list[str]:
     """Beat alone. With Redis, RedBeat's lock lets one run across hosts (others wait on standby);
-    on the embedded broker a pid file keeps a second one on this machine from starting."""
-    argv = [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR), "beat",
-            "--loglevel", loglevel]
+    on the embedded broker a pid file keeps a second one on this machine from starting.
+    `quiet`: no start-up banner."""
+    argv = [PYTHON, "-m", "celery", "--app", CELERY_APP, "--workdir", str(PROJECT_DIR),
+            *(["--quiet"] if quiet else []), "beat", "--loglevel", loglevel]
     if schedule_dir:
         argv += ["--schedule", f"{schedule_dir}/beat-schedule", "--pidfile", f"{schedule_dir}/beat.pid"]
     return argv

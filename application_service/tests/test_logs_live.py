@@ -40,7 +40,7 @@ GUNICORN_LOGGER = "--logger-class application_service.logs.GunicornLogger"
 
 
 def json_lines(text: str) -> list[dict]:
-    """The JSON lines of a process's output (invoke's "exec:" line and Celery's banner are not logs)."""
+    """The JSON lines of a process's output (invoke's "exec:" line is not a log line)."""
     found = []
     for line in text.splitlines():
         if line.startswith("{"):
@@ -139,6 +139,12 @@ def test_one_request_id_follows_a_message_from_the_api_into_its_job(service_data
     assert any(line["logger"] == "gunicorn.error" and line["message"].startswith("Booting worker")
                for line in web)
     assert all(line.startswith(("{", "exec:")) for line in output.splitlines() if line), output[-3000:]
+    # The worker's (and its beat's) too: no start-up banner. Celery writes one plain line itself,
+    # on standard error as it stops ("worker: Warm shutdown (MainProcess)"), outside logging.
+    worker_output = worker_log.read_text()
+    plain = [line for line in worker_output.splitlines()
+             if line and not line.startswith(("{", "exec:")) and not line.endswith("shutdown (MainProcess)")]
+    assert plain == []
 
 
 # Sentry.

@@ -13,6 +13,11 @@ from ops.tasks import ENV_HELP, task
 LOGLEVEL_HELP = "DEBUG, INFO, WARNING or ERROR"
 
 
+def json_lines(environment) -> bool:
+    """Whether the output must be JSON lines only (LOG_FORMAT=json): then no start-up banner."""
+    return environment.get("LOG_FORMAT", "json") == "json"
+
+
 @task(
     default=True,
     help={
@@ -28,7 +33,7 @@ def worker(c, env=None, concurrency=None, queues="", beat=False, loglevel="INFO"
     environment = django_environment(env)
     replace_process(commands.celery_worker(
         concurrency=int(concurrency) if concurrency else None, queues=queues, beat=beat,
-        loglevel=loglevel, schedule_dir=environment.embedded_broker_dir,
+        loglevel=loglevel, schedule_dir=environment.embedded_broker_dir, quiet=json_lines(environment),
     ), environment)
 
 
@@ -37,7 +42,7 @@ def beat(c, env=None, loglevel="INFO"):
     """Run the Celery beat scheduler alone (only one runs at a time)."""
     environment = django_environment(env)
     replace_process(commands.celery_beat(schedule_dir=environment.embedded_broker_dir,
-                                         loglevel=loglevel), environment)
+                                         loglevel=loglevel, quiet=json_lines(environment)), environment)
 
 
 @task(help={

@@ -65,6 +65,9 @@ def test_celery_worker_and_beat_commands():
     assert beat[7:] == ["beat", "--loglevel", "INFO", "--schedule", "/var/x/beat-schedule",
                         "--pidfile", "/var/x/beat.pid"]
     assert commands.celery_beat()[7:] == ["beat", "--loglevel", "INFO"]  # Redis: RedBeat's lock
+    # Quiet (JSON lines only): Celery's global option, before the command.
+    assert commands.celery_worker(quiet=True)[7:9] == ["--quiet", "worker"]
+    assert commands.celery_beat(quiet=True)[7:9] == ["--quiet", "beat"]
 
 
 def test_cfn_lint_checks_the_environment_template_with_the_installed_linter():
