@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from urllib.request import Request
 
 import pytest
+import test_celery
+from test_celery import PASSWORD, WORKER_READY
 
 from ops.testing import (
     StandInHandler,
@@ -33,10 +35,8 @@ from ops.testing import (
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "a-long-test-password-123"
-WORKER_READY = "ready."
-# gunicorn's own lines in the service's format (what `invoke serve` is asked to pass, README "Logs").
-GUNICORN_LOGGER = "--logger-class application_service.logs.GunicornLogger"
+# The API's user of the Celery tests (a fixture), the password it signs in with.
+api_user = test_celery.api_user
 
 
 def json_lines(text: str) -> list[dict]:
@@ -56,16 +56,8 @@ def stack_env(env: dict[str, str], **more: str) -> dict[str, str]:
     """Queues and cache keys of this test's own on the shared Redis; JSON lines."""
     prefix = f"logs-{uuid.uuid4().hex[:8]}:"
     return {**env, "CELERY_KEY_PREFIX": prefix, "CACHE_KEY_PREFIX": f"{prefix}cache",
-            "CELERY_FILESYSTEM_DIR": "", "LOG_FORMAT": "json", "GUNICORN_CMD_ARGS": GUNICORN_LOGGER,
+            "CELERY_FILESYSTEM_DIR": "", "LOG_FORMAT": "json",
             **more}
-
-
-@pytest.fixture(scope="module")
-def api_user(service_database):
-    username = f"logger_{uuid.uuid4().hex[:6]}"
-    invoke("createsuperuser", "--username", username, "--email", f"{username}@example.com",
-           env={**service_database, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}, check=True)
-    return username
 
 
 def test_one_request_id_follows_a_message_from_the_api_into_its_job(service_database, api_user, tmp_path):
