@@ -237,6 +237,8 @@ def test_the_project_s_own_migrations_all_pass_the_linter(database):
     assert all(outcome in {"OK", "IGNORE"} for *_, outcome in linted), linted
 
 
+@pytest.mark.integration
+@pytest.mark.mysql
 def test_migrate_waits_out_a_long_migration_whatever_read_timeout_serving_has(project, database):
     """Serving's DB_READ_TIMEOUT (here 1 s, from the env file) does not cut a migration short; a
     timeout set for the run itself still applies."""
