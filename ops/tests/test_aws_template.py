@@ -375,12 +375,15 @@ def assert_service_settings(settings: dict) -> None:
     assert hosts[0] == "HasDomain" and hosts[2] == {
         "Fn::Sub": "${ProjectName}-${EnvironmentName}.${AWS::Region}.elasticbeanstalk.com"}
     assert hosts[1]["Fn::Sub"].endswith(",${DomainName}")
-    assert in_namespace(settings, "aws:elasticbeanstalk:application:environmentsecrets") == {
+    secrets = in_namespace(settings, "aws:elasticbeanstalk:application:environmentsecrets")
+    assert {name: secrets[name] for name in ("SECRET_KEY", "DB_CREDENTIALS", "REDIS_PASSWORD")} == {
         "SECRET_KEY": {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/"
                                   "${ProjectName}/${EnvironmentName}/SECRET_KEY"},
         "DB_CREDENTIALS": {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]},
         "REDIS_PASSWORD": {"Ref": "RedisAuth"},
     }
+    optional = {"SENTRY_DSN", "METRICS_TOKEN"}  # under conditions (below)
+    assert set(secrets) - {"SECRET_KEY", "DB_CREDENTIALS", "REDIS_PASSWORD"} <= optional
     logs = in_namespace(settings, "aws:elasticbeanstalk:cloudwatch:logs")
     assert (logs["StreamLogs"], logs["DeleteOnTerminate"]) == ("true", "false")
     instances = in_namespace(settings, "aws:autoscaling:launchconfiguration")
@@ -895,3 +898,34 @@ def test_redis_needs_tls_and_an_auth_token_the_instances_get_as_a_secret():
     policy = resource("InstanceDatabaseSecretPolicy")["Properties"]["PolicyDocument"]["Statement"]
     assert {"Sid": "RedisAuth", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
             "Resource": {"Ref": "RedisAuth"}} in policy
+
+
+def optional_secrets(environment: str) -> dict[str, str]:
+    """The secrets an environment gets only under a condition: name -> the condition."""
+    found = {}
+    for setting in resource(environment)["Properties"]["OptionSettings"]:
+        if "Fn::If" in setting:
+            condition, chosen, otherwise = setting["Fn::If"]
+            if chosen["Namespace"] == "aws:elasticbeanstalk:application:environmentsecrets":
+                assert otherwise == {"Ref": "AWS::NoValue"}
+                assert chosen["Value"] == {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:"
+                                                      "${AWS::AccountId}:parameter/${ProjectName}/"
+                                                      f"${{EnvironmentName}}/{chosen['OptionName']}"}
+                found[chosen["OptionName"]] = condition
+    return found
+
+
+def test_sentry_and_the_metrics_token_arrive_only_once_their_parameters_say_they_are_stored():
+    """An environment secret whose parameter does not exist stops the environment: SENTRY_DSN
+    (web and worker) and METRICS_TOKEN (web) are there only when ErrorReporting and MetricsScraping
+    say so; production.json leaves both off until the team stores them."""
+    assert optional_secrets("WebEnvironment") == {"SENTRY_DSN": "ReportsErrors",
+                                                  "METRICS_TOKEN": "ServesMetrics"}
+    assert optional_secrets("WorkerEnvironment") == {"SENTRY_DSN": "ReportsErrors"}
+    conditions = template()["Conditions"]
+    assert conditions["ReportsErrors"] == {"Fn::Equals": [{"Ref": "ErrorReporting"}, "true"]}
+    assert conditions["ServesMetrics"] == {"Fn::Equals": [{"Ref": "MetricsScraping"}, "true"]}
+    parameters = production()["Parameters"]
+    assert (parameters["ErrorReporting"], parameters["MetricsScraping"]) == ("false", "false")
+    # The instances may read them: every secret under the environment's path.
+    assert "parameter/${ProjectName}/${EnvironmentName}/*" in TEMPLATE_PATH.read_text()
